@@ -1,0 +1,120 @@
+"""``dayclear``: the command line of the project (see README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from settlement.errors import DayclearError
+
+from .simulator import SimulationConfig, parse_day, simulate
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    config = SimulationConfig(day=args.day, accounts=args.accounts, trades=args.trades, seed=args.seed,
+                              members=args.members, orders_per_trade=args.orders_per_trade)
+    counts = simulate(config, args.out)
+    print(f"simulated {args.day} into {args.out}: {counts}")
+    if args.kafka:
+        from .kafka_io import produce_bundle
+
+        produced = produce_bundle(args.out, args.kafka)
+        print(f"produced to Kafka at {args.kafka}: {produced}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .pipeline import replay, summary
+
+    with tempfile.TemporaryDirectory(prefix="dayclear-replay-") as tmp:
+        work = args.work or Path(tmp)
+        publication = replay(args.bundle, args.day, args.out, work, reason=args.reason or "")
+    print(summary(publication))
+    return 0
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from . import kafka_broker
+
+    if args.action == "start":
+        broker = kafka_broker.start()
+        kafka_broker.create_topics(broker.bootstrap)
+        print(f"Kafka broker running at {broker.bootstrap} (pid {broker.pid}, data {broker.data_dir})")
+    elif args.action == "stop":
+        print("stopped" if kafka_broker.stop() else "no broker was running")
+    else:
+        running = kafka_broker.status()
+        print(f"running at {running.bootstrap} (pid {running.pid})" if running else "not running")
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    from .close import close_day
+
+    record = close_day(args.bundle, args.day, args.bootstrap, args.snapshot)
+    print(f"snapshot {args.snapshot} frozen at offsets {record['end_offsets']}; complete: {record['complete']}")
+    return 0 if record["complete"] else 3
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.day, accounts=args.accounts, trades=args.trades)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dayclear", description="Streaming intraday-to-end-of-day settlement.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write a simulated trading day as a bundle (and to Kafka)")
+    sim.add_argument("--day", type=parse_day, required=True)
+    sim.add_argument("--out", type=Path, required=True, help="bundle directory to write")
+    sim.add_argument("--accounts", type=int, default=2000)
+    sim.add_argument("--members", type=int, default=150)
+    sim.add_argument("--trades", type=int, default=4000)
+    sim.add_argument("--orders-per-trade", type=int, default=20)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--kafka", metavar="BOOTSTRAP", help="also produce the events to this Kafka")
+    sim.set_defaults(func=_simulate)
+
+    rep = sub.add_parser("replay", help="settle a day bundle through the production path and publish it")
+    rep.add_argument("bundle", type=Path)
+    rep.add_argument("--day", type=parse_day, required=True)
+    rep.add_argument("--out", type=Path, required=True)
+    rep.add_argument("--work", type=Path, help="keep staging and snapshot here (default: a temporary folder)")
+    rep.add_argument("--reason", help="why this run happens (recorded in the manifest of a new version)")
+    rep.set_defaults(func=_replay)
+
+    kafka = sub.add_parser("kafka", help="the embedded single-node KRaft broker")
+    kafka.add_argument("action", choices=["start", "stop", "status"])
+    kafka.set_defaults(func=_kafka)
+
+    close = sub.add_parser("close", help="record the close offsets and freeze the day's pre-aggregates from Kafka")
+    close.add_argument("bundle", type=Path, help="bundle with the day's reference data and opening state")
+    close.add_argument("--day", type=parse_day, required=True)
+    close.add_argument("--bootstrap", required=True)
+    close.add_argument("--snapshot", type=Path, required=True)
+    close.set_defaults(func=_close)
+
+    demo = sub.add_parser("demo", help="the whole path once on the embedded default (see README)")
+    demo.add_argument("--day", type=parse_day, default=parse_day("2026-11-23"))
+    demo.add_argument("--accounts", type=int, default=2000)
+    demo.add_argument("--trades", type=int, default=4000)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DayclearError as exc:
+        print(f"dayclear: {exc}", file=sys.stderr)
+        print("nothing was published.", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The production path, step by step, shared by ``dayclear replay``, the demo and the Airflow DAGs.
+
+check bundle -> stage events -> pre-aggregate (Flink, its own process) -> settle (pure EOD) -> publish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from schemas.registry import file_spec
+from settlement.aggregates import read_aggregates
+from settlement.bundle import Opening, Reference, load_opening, load_reference
+from settlement.eod import DayResult, settle_day
+from settlement.errors import BreaksError
+from settlement.events import read_events, topic_file_spec
+from settlement.publish import Publication, publish, sha256
+
+from jobs.staging import write_staged
+
+from .paths import ROOT, java_home
+
+
+@dataclass(frozen=True)
+class Inputs:
+    reference: Reference
+    opening: Opening
+
+
+def load_inputs(bundle: Path, day: date) -> Inputs:
+    reference = load_reference(bundle, day)
+    return Inputs(reference, load_opening(bundle, reference))
+
+
+def stage_bundle(bundle: Path, day: date, staging: Path, inputs: Inputs, with_events: bool = True) -> dict[str, int]:
+    """Check the bundle's events and write them (and the opening positions) for the Flink job."""
+    counts: dict[str, int] = {}
+    if with_events:
+        events = read_events(bundle, inputs.reference, day)
+        for topic, frame in events.items():
+            write_staged(frame, topic_file_spec(topic), staging / f"{topic}.csv")
+            counts[topic] = frame.height
+    write_staged(inputs.opening.positions, file_spec("opening_positions"), staging / "opening_positions.csv")
+    return counts
+
+
+def run_preaggregation(staging: Path, snapshot: Path, *, bootstrap: str | None = None,
+                       end_offsets: Path | None = None, log: Path | None = None) -> None:
+    """Run ``jobs.preaggregate`` on a Flink mini-cluster in a child process."""
+    cmd = [sys.executable, "-m", "jobs.preaggregate", "--staging", str(staging), "--out", str(snapshot)]
+    if bootstrap:
+        cmd += ["--bootstrap", bootstrap]
+        if end_offsets:
+            cmd += ["--end-offsets", str(end_offsets)]
+    env = {**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)}
+    log = log or snapshot.with_name(snapshot.name + ".flink.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as handle:
+        done = subprocess.run(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-25:])
+        raise RuntimeError(f"pre-aggregation job failed (exit {done.returncode}); log {log}:\n{tail}")
+
+
+def bundle_fingerprint(bundle: Path) -> dict[str, str]:
+    """SHA-256 of every reference and opening file: the lineage of a published day."""
+    return {
+        str(p.relative_to(bundle)): sha256(p.read_bytes())
+        for p in sorted(bundle.glob("*/*"))
+        if p.is_file() and p.parent.name in {"reference", "opening", "events"}
+    }
+
+
+def settle_snapshot(bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None) -> DayResult:
+    inputs = inputs or load_inputs(bundle, day)
+    result, breaks = settle_day(day, inputs.reference, inputs.opening, read_aggregates(snapshot))
+    if breaks or result is None:
+        raise BreaksError(breaks)
+    return result
+
+
+def publish_result(result: DayResult, inputs: Inputs, out: Path, lineage: dict[str, object], reason: str = "") -> Publication:
+    members = inputs.reference.members["member_id"].sort().to_list()
+    return publish(result, out, members, lineage, reason)
+
+
+def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> Publication:
+    """Settle a bundle through the production pre-aggregation and end-of-day code and publish it."""
+    inputs = load_inputs(bundle, day)
+    staging = work / "staging"
+    counts = stage_bundle(bundle, day, staging, inputs)
+    snapshot = work / "snapshot"
+    run_preaggregation(staging, snapshot)
+    result = settle_snapshot(bundle, day, snapshot, inputs)
+    lineage = {"source": "bundle", "inputs": bundle_fingerprint(bundle), "events": counts,
+               "code_version": code_version()}
+    return publish_result(result, inputs, out, lineage, reason)
+
+
+def code_version() -> str:
+    """The package version plus the git commit when run from a checkout."""
+    from importlib.metadata import version
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return f"{version('dayclear')}+{commit}" if commit else version("dayclear")
+
+
+def summary(publication: Publication, result: DayResult | None = None) -> str:
+    manifest = publication.manifest
+    totals = manifest["exchange"]
+    assert isinstance(totals, dict)
+    files = manifest["files"]
+    assert isinstance(files, dict)
+    accounts = sum(meta["rows"] for path, meta in files.items() if path.endswith("/funds.csv"))
+    calls = sum(meta["rows"] for path, meta in files.items() if path.endswith("/margin_calls.csv"))
+    lines = [
+        f"published {publication.folder}" + (" (unchanged: identical to the latest version)" if publication.unchanged else ""),
+        f"  accounts settled: {accounts}   margin calls: {calls}",
+        "  exchange totals: " + json.dumps(totals, sort_keys=True),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+-- The frozen pre-aggregates of the day; one INSERT per table of schemas/files/aggregates.json.
+INSERT INTO agg_legs
+SELECT l.trading_day, l.seq, l.leg_no, l.ts, l.trade_id, l.order_id, l.account_id, l.instrument_id, l.side,
+       l.`offset`, l.hedge_flag, CAST(l.price AS STRING), l.qty, l.close_today_qty, l.fifo_prev_qty,
+       CAST(COALESCE(f.fifo_open_cost, CAST(0 AS DECIMAL(38, 6))) AS STRING), l.position_after
+FROM legs_matched l
+LEFT JOIN fifo_open_cost f ON l.seq = f.seq AND l.leg_no = f.leg_no;
+
+INSERT INTO agg_instrument_minutes
+SELECT instrument_id,
+       CASE WHEN trading_micros < 0 THEN CAST(-1 AS BIGINT) ELSE trading_micros / 60000000 END,
+       COUNT(*), SUM(qty), CAST(SUM(price * qty) AS STRING)
+FROM trades_timed
+GROUP BY instrument_id, CASE WHEN trading_micros < 0 THEN CAST(-1 AS BIGINT) ELSE trading_micros / 60000000 END;
+
+INSERT INTO agg_instrument_day
+SELECT d.instrument_id, d.n_trades, d.volume, CAST(d.pq AS STRING), CAST(f.price AS STRING),
+       CAST(d.high AS STRING), CAST(d.low AS STRING), CAST(l.price AS STRING), d.first_seq, d.last_seq,
+       l.trading_micros
+FROM (
+  SELECT instrument_id, COUNT(*) AS n_trades, SUM(qty) AS volume, SUM(price * qty) AS pq,
+         MAX(price) AS high, MIN(price) AS low, MIN(seq) AS first_seq, MAX(seq) AS last_seq
+  FROM trades_timed GROUP BY instrument_id
+) d
+JOIN trades_timed f ON f.seq = d.first_seq
+JOIN trades_timed l ON l.seq = d.last_seq;
+
+INSERT INTO agg_declarations
+SELECT COALESCE(m.account_id, e.account_id), COALESCE(m.instrument_id, e.instrument_id),
+       COALESCE(m.messages, CAST(0 AS BIGINT)), COALESCE(e.executed, CAST(0 AS BIGINT))
+FROM (
+  SELECT account_id, instrument_id, COUNT(*) AS messages FROM orders
+  WHERE event IN ('NEW', 'CANCEL') GROUP BY account_id, instrument_id
+) m
+FULL OUTER JOIN (
+  SELECT account_id, instrument_id, COUNT(DISTINCT order_id) AS executed FROM legs GROUP BY account_id, instrument_id
+) e ON m.account_id = e.account_id AND m.instrument_id = e.instrument_id;
+
+INSERT INTO agg_funds
+SELECT account_id,
+       CAST(SUM(CASE WHEN direction = 'DEPOSIT' THEN amount ELSE CAST(0 AS DECIMAL(20, 2)) END) AS STRING),
+       CAST(SUM(CASE WHEN direction = 'WITHDRAWAL' THEN amount ELSE CAST(0 AS DECIMAL(20, 2)) END) AS STRING),
+       COUNT(*)
+FROM fund_movements GROUP BY account_id;
+
+INSERT INTO agg_control
+SELECT 'orders', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM orders
+UNION ALL SELECT 'trades', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM trades
+UNION ALL SELECT 'fund_movements', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM fund_movements;

@@ -1,0 +1,48 @@
+"""Reading the frozen pre-aggregates snapshot written by the intraday job (``jobs/``).
+
+The snapshot is one folder per table of ``schemas/files/aggregates.json`` holding header-less CSV
+part files. They are parsed through the same checked path as every input (:mod:`.tables`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from schemas.registry import file_spec, group_specs
+
+from .tables import LINE, empty_table, parse_text_frame
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    legs: pl.DataFrame
+    instrument_minutes: pl.DataFrame
+    instrument_day: pl.DataFrame
+    declarations: pl.DataFrame
+    funds: pl.DataFrame
+    control: pl.DataFrame
+
+
+def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
+    spec = file_spec(name)
+    folder = snapshot / spec.path.removesuffix(".csv")
+    parts = sorted(p for p in folder.glob("part-*") if p.stat().st_size > 0) if folder.exists() else []
+    if not parts:
+        return empty_table(spec)
+    text = pl.concat(
+        [
+            pl.read_csv(p, has_header=False, new_columns=spec.column_names, infer_schema=False,
+                        missing_utf8_is_empty_string=True)
+            for p in parts
+        ]
+    )
+    text = text.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+    return parse_text_frame(text, spec, f"snapshot/{spec.path}")
+
+
+def read_aggregates(snapshot: Path) -> Aggregates:
+    tables = {spec.name.removeprefix("agg_"): read_aggregate(snapshot, spec.name) for spec in group_specs("aggregates")}
+    return Aggregates(**tables)

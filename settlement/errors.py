@@ -1,0 +1,51 @@
+"""Problems as data: input errors and rule breaks, each naming where it was found.
+
+A :class:`Problem` names the file or topic, the record (line number or key), the field and, for a
+rule break, the section of SETTLEMENT_RULES.md. Readers and rules return lists of problems; the
+edges raise :class:`InputError` or :class:`BreaksError` so that nothing is published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str  # file path inside the bundle, or topic name
+    record: str  # "line 7", or a key such as "account=A1 instrument=IF2612"
+    field: str
+    message: str
+    rule: str = ""  # section of SETTLEMENT_RULES.md for a rule break, e.g. "§5"
+
+    def __str__(self) -> str:
+        where = f"{self.source}, {self.record}, field {self.field}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        return f"{where}: {self.message}{rule}"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class DayclearError(Exception):
+    """Base of dayclear's errors that carry problems."""
+
+    kind = "error"
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} {self.kind}(s):\n{lines}{more}")
+
+
+class InputError(DayclearError):
+    """Bad input: a missing or malformed file, row or field. Nothing is published."""
+
+    kind = "input error"
+
+
+class BreaksError(DayclearError):
+    """Rule breaks that stop the day (SETTLEMENT_RULES §4, §5, reference data). Nothing is published."""
+
+    kind = "break"

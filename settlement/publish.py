@@ -1,0 +1,169 @@
+"""Publishing a settled day: ``OUT/<D>/v<N>/`` with ``LATEST`` (DATA_CONTRACT: Published settlement files).
+
+Write every file into a hidden temporary folder, write ``manifest.json`` (SHA-256 and row count of
+every file, control totals per member and for the exchange, lineage), verify the folder against the
+manifest, then rename it into place and move ``LATEST``: a published folder is complete or absent.
+A rerun whose files are byte-identical to the latest version publishes nothing new; a changed
+result becomes the next version with ``changes.json`` naming what changed per member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from schemas.registry import file_spec
+
+from .eod import DayResult
+from .formats import csv_bytes
+
+MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
+CONTROL_TOTALS = {
+    "balance": ("funds", "balance"), "margin": ("funds", "margin"), "total_mtm": ("funds", "total_mtm"),
+    "trading_fees": ("funds", "trading_fees"), "declaration_fees": ("funds", "declaration_fees"),
+    "margin_call": ("funds", "margin_call"),
+}
+
+
+@dataclass(frozen=True)
+class Publication:
+    folder: Path
+    version: int
+    unchanged: bool
+    manifest: dict[str, object]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _closing_files(result: DayResult) -> dict[str, bytes]:
+    positions = file_spec("opening_positions")
+    balances = file_spec("opening_balances")
+    prices = file_spec("opening_settlement_prices")
+    return {
+        "closing/positions.csv": csv_bytes(result.closing_positions, positions),
+        "closing/balances.csv": csv_bytes(result.closing_balances, balances),
+        "closing/settlement_prices.csv": csv_bytes(result.closing_settlement_prices, prices),
+    }
+
+
+def render(result: DayResult, member_ids: list[str]) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+    """All files of the version folder as bytes, and the control totals per member."""
+    files: dict[str, bytes] = {
+        "exchange/settlement_prices.csv": csv_bytes(result.settlement_prices, file_spec("settlement_prices"))
+    }
+    member_of = result.account_members
+    tables = {
+        name: getattr(result, name).join(member_of, on="account_id", how="left") for name in MEMBER_FILES
+    }
+    totals: dict[str, dict[str, str]] = {}
+    for member in member_ids:
+        mine = {name: frame.filter(pl.col("member_id") == member).drop("member_id") for name, frame in tables.items()}
+        for name, frame in mine.items():
+            spec = file_spec(name)
+            files[spec.path.format(member_id=member)] = csv_bytes(frame, spec)
+        totals[member] = {
+            key: f"{Decimal(mine[table][column].sum() or 0):.2f}" for key, (table, column) in CONTROL_TOTALS.items()
+        }
+    files.update(_closing_files(result))
+    return files, totals
+
+
+def _rows(data: bytes) -> int:
+    return max(0, data.count(b"\n") - 1)
+
+
+def manifest_for(result: DayResult, version: int, files: dict[str, bytes], totals: dict[str, dict[str, str]],
+                 lineage: dict[str, object]) -> dict[str, object]:
+    exchange = {key: f"{sum(Decimal(t[key]) for t in totals.values()):.2f}" for key in CONTROL_TOTALS}
+    return {
+        "trading_day": result.day.isoformat(),
+        "version": version,
+        "files": {path: {"sha256": sha256(data), "rows": _rows(data)} for path, data in sorted(files.items())},
+        "members": totals,
+        "exchange": exchange,
+        "lineage": lineage,
+    }
+
+
+def _manifest_bytes(manifest: dict[str, object]) -> bytes:
+    return (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def verify_folder(folder: Path) -> None:
+    """Re-read a version folder and check every file against its manifest."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for path, meta in manifest["files"].items():
+        data = (folder / path).read_bytes()
+        if sha256(data) != meta["sha256"] or _rows(data) != meta["rows"]:
+            raise OSError(f"{folder / path}: content does not match manifest.json")
+    for member, totals in manifest["members"].items():
+        funds = pl.read_csv(folder / "members" / member / "funds.csv", infer_schema=False)
+        for key, (_, column) in CONTROL_TOTALS.items():
+            total = sum((Decimal(v) for v in funds[column].to_list()), Decimal("0"))
+            if f"{total:.2f}" != totals[key]:
+                raise OSError(f"{folder}: member {member} control total {key} does not match its rows")
+
+
+def existing_versions(day_dir: Path) -> list[int]:
+    return sorted(int(p.name[1:]) for p in day_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit())
+
+
+def publish(result: DayResult, out: Path, member_ids: list[str], lineage: dict[str, object], reason: str = "") -> Publication:
+    day_dir = out / result.day.isoformat()
+    day_dir.mkdir(parents=True, exist_ok=True)
+    files, totals = render(result, member_ids)
+    versions = existing_versions(day_dir)
+    if versions:
+        latest = day_dir / f"v{versions[-1]}"
+        previous = json.loads((latest / "manifest.json").read_text())
+        previous_hashes = {p: m["sha256"] for p, m in previous["files"].items()}
+        if previous_hashes == {p: sha256(d) for p, d in files.items()} and previous["lineage"] == lineage:
+            _point_latest(day_dir, latest.name)
+            return Publication(latest, versions[-1], True, previous)
+    version = (versions[-1] + 1) if versions else 1
+    lineage = {**lineage, **({"reason": reason} if reason else {})}
+    manifest = manifest_for(result, version, files, totals, lineage)
+    tmp = day_dir / f".v{version}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path, data in files.items():
+        target = tmp / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    if versions:
+        (tmp / "changes.json").write_bytes(_manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest)))
+    (tmp / "manifest.json").write_bytes(_manifest_bytes(manifest))
+    verify_folder(tmp)
+    final = day_dir / f"v{version}"
+    os.rename(tmp, final)
+    _point_latest(day_dir, final.name)
+    return Publication(final, version, False, manifest)
+
+
+def _changes(previous_folder: Path, manifest: dict[str, object]) -> dict[str, object]:
+    """What changed since the previous version, per member and for the exchange file."""
+    previous = json.loads((previous_folder / "manifest.json").read_text())
+    old, new = previous["files"], manifest["files"]
+    assert isinstance(new, dict)
+    changed = sorted(p for p in set(old) | set(new) if old.get(p, {}).get("sha256") != new.get(p, {}).get("sha256"))
+    per_member: dict[str, list[str]] = {}
+    for path in changed:
+        if path.startswith("members/"):
+            _, member, name = path.split("/", 2)
+            per_member.setdefault(member, []).append(name)
+    return {"from_version": previous["version"], "to_version": manifest["version"], "changed_files": changed,
+            "members": per_member}
+
+
+def _point_latest(day_dir: Path, name: str) -> None:
+    tmp = day_dir / ".LATEST.partial"
+    tmp.write_text(name + "\n")
+    os.replace(tmp, day_dir / "LATEST")
