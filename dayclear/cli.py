@@ -13,8 +13,14 @@ from .simulator import SimulationConfig, parse_day, simulate
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    config = SimulationConfig(day=args.day, accounts=args.accounts, trades=args.trades, seed=args.seed,
-                              members=args.members, orders_per_trade=args.orders_per_trade)
+    config = SimulationConfig(
+        day=args.day,
+        accounts=args.accounts,
+        trades=args.trades,
+        seed=args.seed,
+        members=args.members,
+        orders_per_trade=args.orders_per_trade,
+    )
     counts = simulate(config, args.out)
     print(f"simulated {args.day} into {args.out}: {counts}")
     if args.kafka:
@@ -41,7 +47,9 @@ def _kafka(args: argparse.Namespace) -> int:
     if args.action == "start":
         broker = kafka_broker.start()
         kafka_broker.create_topics(broker.bootstrap)
-        print(f"Kafka broker running at {broker.bootstrap} (pid {broker.pid}, data {broker.data_dir})")
+        print(
+            f"Kafka broker running at {broker.bootstrap} (pid {broker.pid}, data {broker.data_dir})"
+        )
     elif args.action == "stop":
         print("stopped" if kafka_broker.stop() else "no broker was running")
     else:
@@ -54,7 +62,9 @@ def _close(args: argparse.Namespace) -> int:
     from .close import close_day
 
     record = close_day(args.bundle, args.day, args.bootstrap, args.snapshot)
-    print(f"snapshot {args.snapshot} frozen at offsets {record['end_offsets']}; complete: {record['complete']}")
+    print(
+        f"snapshot {args.snapshot} frozen at offsets {record['end_offsets']}; complete: {record['complete']}"
+    )
     return 0 if record["complete"] else 3
 
 
@@ -65,10 +75,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dayclear", description="Streaming intraday-to-end-of-day settlement.")
+    parser = argparse.ArgumentParser(
+        prog="dayclear", description="Streaming intraday-to-end-of-day settlement."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sim = sub.add_parser("simulate", help="write a simulated trading day as a bundle (and to Kafka)")
+    sim = sub.add_parser(
+        "simulate", help="write a simulated trading day as a bundle (and to Kafka)"
+    )
     sim.add_argument("--day", type=parse_day, required=True)
     sim.add_argument("--out", type=Path, required=True, help="bundle directory to write")
     sim.add_argument("--accounts", type=int, default=2000)
@@ -79,20 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--kafka", metavar="BOOTSTRAP", help="also produce the events to this Kafka")
     sim.set_defaults(func=_simulate)
 
-    rep = sub.add_parser("replay", help="settle a day bundle through the production path and publish it")
+    rep = sub.add_parser(
+        "replay", help="settle a day bundle through the production path and publish it"
+    )
     rep.add_argument("bundle", type=Path)
     rep.add_argument("--day", type=parse_day, required=True)
     rep.add_argument("--out", type=Path, required=True)
-    rep.add_argument("--work", type=Path, help="keep staging and snapshot here (default: a temporary folder)")
-    rep.add_argument("--reason", help="why this run happens (recorded in the manifest of a new version)")
+    rep.add_argument(
+        "--work", type=Path, help="keep staging and snapshot here (default: a temporary folder)"
+    )
+    rep.add_argument(
+        "--reason", help="why this run happens (recorded in the manifest of a new version)"
+    )
     rep.set_defaults(func=_replay)
 
     kafka = sub.add_parser("kafka", help="the embedded single-node KRaft broker")
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.set_defaults(func=_kafka)
 
-    close = sub.add_parser("close", help="record the close offsets and freeze the day's pre-aggregates from Kafka")
-    close.add_argument("bundle", type=Path, help="bundle with the day's reference data and opening state")
+    close = sub.add_parser(
+        "close", help="record the close offsets and freeze the day's pre-aggregates from Kafka"
+    )
+    close.add_argument(
+        "bundle", type=Path, help="bundle with the day's reference data and opening state"
+    )
     close.add_argument("--day", type=parse_day, required=True)
     close.add_argument("--bootstrap", required=True)
     close.add_argument("--snapshot", type=Path, required=True)

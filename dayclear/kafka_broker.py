@@ -9,6 +9,7 @@ after a grace period). A port already taken is a clear error, not a hang.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -101,8 +102,16 @@ def _java(home: Path, main: str, *args: str) -> list[str]:
     java = Path(java_home()) / "bin" / "java" if java_home() else Path("java")
     if not LIBS.exists():
         raise FileNotFoundError(f"no Kafka jars in {LIBS}: run `make jars` (mvn package) first")
-    return [str(java), "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
-            "-cp", f"{LIBS}/*", main, *args]
+    return [
+        str(java),
+        "-Xms256m",
+        "-Xmx1g",
+        f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+        "-cp",
+        f"{LIBS}/*",
+        main,
+        *args,
+    ]
 
 
 def status() -> Broker | None:
@@ -126,25 +135,48 @@ def start(timeout: float = 90.0) -> Broker:
     home, port = _home(), _port()
     for p in (port, port + 1):
         if not _port_free(p):
-            raise RuntimeError(f"port {p} on 127.0.0.1 is taken by another process: stop it or set DAYCLEAR_KAFKA_PORT")
+            raise RuntimeError(
+                f"port {p} on 127.0.0.1 is taken by another process: stop it or set DAYCLEAR_KAFKA_PORT"
+            )
     config = _config(home, port)
     if not (home / "data" / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(_java(home, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                             "--ignore-formatted"), check=True, capture_output=True)
+        subprocess.run(
+            _java(
+                home,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                "--ignore-formatted",
+            ),
+            check=True,
+            capture_output=True,
+        )
     with (home / "broker.out").open("a") as out:
-        process = subprocess.Popen(_java(home, "kafka.Kafka", str(config)), stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True, cwd=home)
+        process = subprocess.Popen(
+            _java(home, "kafka.Kafka", str(config)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=home,
+        )
     (home / "broker.pid").write_text(str(process.pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the Kafka broker exited with {process.returncode}; see {home / 'broker.log'}")
+            raise RuntimeError(
+                f"the Kafka broker exited with {process.returncode}; see {home / 'broker.log'}"
+            )
         if _answers(port) and _metadata_ready(f"127.0.0.1:{port}"):
             return Broker(f"127.0.0.1:{port}", process.pid, home / "data")
         time.sleep(0.5)
     stop()
-    raise TimeoutError(f"the Kafka broker did not answer within {timeout:.0f}s; see {home / 'broker.log'}")
+    raise TimeoutError(
+        f"the Kafka broker did not answer within {timeout:.0f}s; see {home / 'broker.log'}"
+    )
 
 
 def _metadata_ready(bootstrap: str) -> bool:
@@ -167,10 +199,8 @@ def stop(grace: float = 30.0) -> bool:
     running = status()
     if not running:
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(running.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         try:
@@ -199,7 +229,9 @@ def create_topics(bootstrap: str) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(name, n, 1) for name, n in topic_partitions().items() if name not in existing]
+        new = [
+            NewTopic(name, n, 1) for name, n in topic_partitions().items() if name not in existing
+        ]
         if new:
             admin.create_topics(new)
         return [t.name for t in new]

@@ -11,19 +11,22 @@ import json
 from datetime import date
 from pathlib import Path
 
+from jobs.staging import text_columns
 from schemas.registry import EVENT_TOPICS, topic_spec
 from settlement.bundle import load_reference
 from settlement.events import read_events, topic_file_spec
-
-from jobs.staging import text_columns
 
 
 def producer(bootstrap: str):  # type: ignore[no-untyped-def]
     from kafka import KafkaProducer
 
     return KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-        batch_size=256 * 1024, key_serializer=str.encode,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=256 * 1024,
+        key_serializer=str.encode,
         value_serializer=lambda v: json.dumps(v, separators=(",", ":")).encode(),
     )
 
@@ -65,13 +68,22 @@ def offsets(bootstrap: str, which: str = "end") -> dict[str, dict[int, int]]:
     """Committed end (last stable) or beginning offsets of every partition of the event topics."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
     try:
         result: dict[str, dict[int, int]] = {}
         for topic in EVENT_TOPICS:
-            parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-            found = consumer.end_offsets(parts) if which == "end" else consumer.beginning_offsets(parts)
-            result[topic] = {tp.partition: int(o) for tp, o in sorted(found.items(), key=lambda kv: kv[0].partition)}
+            parts = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+            ]
+            found = (
+                consumer.end_offsets(parts) if which == "end" else consumer.beginning_offsets(parts)
+            )
+            result[topic] = {
+                tp.partition: int(o)
+                for tp, o in sorted(found.items(), key=lambda kv: kv[0].partition)
+            }
         return result
     finally:
         consumer.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.aggregates import read_aggregates
 from settlement.bundle import Opening, Reference, load_opening, load_reference
@@ -20,8 +21,6 @@ from settlement.eod import DayResult, settle_day
 from settlement.errors import BreaksError
 from settlement.events import read_events, topic_file_spec
 from settlement.publish import Publication, publish, sha256
-
-from jobs.staging import write_staged
 
 from .paths import ROOT, java_home
 
@@ -37,7 +36,9 @@ def load_inputs(bundle: Path, day: date) -> Inputs:
     return Inputs(reference, load_opening(bundle, reference))
 
 
-def stage_bundle(bundle: Path, day: date, staging: Path, inputs: Inputs, with_events: bool = True) -> dict[str, int]:
+def stage_bundle(
+    bundle: Path, day: date, staging: Path, inputs: Inputs, with_events: bool = True
+) -> dict[str, int]:
     """Check the bundle's events and write them (and the opening positions) for the Flink job."""
     counts: dict[str, int] = {}
     if with_events:
@@ -45,14 +46,30 @@ def stage_bundle(bundle: Path, day: date, staging: Path, inputs: Inputs, with_ev
         for topic, frame in events.items():
             write_staged(frame, topic_file_spec(topic), staging / f"{topic}.csv")
             counts[topic] = frame.height
-    write_staged(inputs.opening.positions, file_spec("opening_positions"), staging / "opening_positions.csv")
+    write_staged(
+        inputs.opening.positions, file_spec("opening_positions"), staging / "opening_positions.csv"
+    )
     return counts
 
 
-def run_preaggregation(staging: Path, snapshot: Path, *, bootstrap: str | None = None,
-                       end_offsets: Path | None = None, log: Path | None = None) -> None:
+def run_preaggregation(
+    staging: Path,
+    snapshot: Path,
+    *,
+    bootstrap: str | None = None,
+    end_offsets: Path | None = None,
+    log: Path | None = None,
+) -> None:
     """Run ``jobs.preaggregate`` on a Flink mini-cluster in a child process."""
-    cmd = [sys.executable, "-m", "jobs.preaggregate", "--staging", str(staging), "--out", str(snapshot)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.preaggregate",
+        "--staging",
+        str(staging),
+        "--out",
+        str(snapshot),
+    ]
     if bootstrap:
         cmd += ["--bootstrap", bootstrap]
         if end_offsets:
@@ -64,7 +81,9 @@ def run_preaggregation(staging: Path, snapshot: Path, *, bootstrap: str | None =
         done = subprocess.run(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
     if done.returncode != 0:
         tail = "\n".join(log.read_text().splitlines()[-25:])
-        raise RuntimeError(f"pre-aggregation job failed (exit {done.returncode}); log {log}:\n{tail}")
+        raise RuntimeError(
+            f"pre-aggregation job failed (exit {done.returncode}); log {log}:\n{tail}"
+        )
 
 
 def bundle_fingerprint(bundle: Path) -> dict[str, str]:
@@ -76,7 +95,9 @@ def bundle_fingerprint(bundle: Path) -> dict[str, str]:
     }
 
 
-def settle_snapshot(bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None) -> DayResult:
+def settle_snapshot(
+    bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None
+) -> DayResult:
     inputs = inputs or load_inputs(bundle, day)
     result, breaks = settle_day(day, inputs.reference, inputs.opening, read_aggregates(snapshot))
     if breaks or result is None:
@@ -84,7 +105,9 @@ def settle_snapshot(bundle: Path, day: date, snapshot: Path, inputs: Inputs | No
     return result
 
 
-def publish_result(result: DayResult, inputs: Inputs, out: Path, lineage: dict[str, object], reason: str = "") -> Publication:
+def publish_result(
+    result: DayResult, inputs: Inputs, out: Path, lineage: dict[str, object], reason: str = ""
+) -> Publication:
     members = inputs.reference.members["member_id"].sort().to_list()
     return publish(result, out, members, lineage, reason)
 
@@ -97,8 +120,12 @@ def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> 
     snapshot = work / "snapshot"
     run_preaggregation(staging, snapshot)
     result = settle_snapshot(bundle, day, snapshot, inputs)
-    lineage = {"source": "bundle", "inputs": bundle_fingerprint(bundle), "events": counts,
-               "code_version": code_version()}
+    lineage = {
+        "source": "bundle",
+        "inputs": bundle_fingerprint(bundle),
+        "events": counts,
+        "code_version": code_version(),
+    }
     return publish_result(result, inputs, out, lineage, reason)
 
 
@@ -107,8 +134,13 @@ def code_version() -> str:
     from importlib.metadata import version
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     except OSError:
         commit = ""
     return f"{version('dayclear')}+{commit}" if commit else version("dayclear")
@@ -123,7 +155,8 @@ def summary(publication: Publication, result: DayResult | None = None) -> str:
     accounts = sum(meta["rows"] for path, meta in files.items() if path.endswith("/funds.csv"))
     calls = sum(meta["rows"] for path, meta in files.items() if path.endswith("/margin_calls.csv"))
     lines = [
-        f"published {publication.folder}" + (" (unchanged: identical to the latest version)" if publication.unchanged else ""),
+        f"published {publication.folder}"
+        + (" (unchanged: identical to the latest version)" if publication.unchanged else ""),
         f"  accounts settled: {accounts}   margin calls: {calls}",
         "  exchange totals: " + json.dumps(totals, sort_keys=True),
     ]

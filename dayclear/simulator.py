@@ -19,7 +19,14 @@ from pathlib import Path
 
 from settlement.calendar import session_length_micros, wall_clock
 
-from .universe import DECLARATION_TIERS, HOLIDAYS, PRODUCTS, UNDERLYING_BASE, Instrument, listed_instruments
+from .universe import (
+    DECLARATION_TIERS,
+    HOLIDAYS,
+    PRODUCTS,
+    UNDERLYING_BASE,
+    Instrument,
+    listed_instruments,
+)
 
 D = Decimal
 
@@ -62,7 +69,9 @@ class Simulator:
         self.instruments = listed_instruments(config.day, self.holidays)
         self.members = [f"M{i:03d}" for i in range(1, config.members + 1)]
         self.accounts = [f"A{i:06d}" for i in range(1, config.accounts + 1)]
-        self.member_of = {a: self.members[i % len(self.members)] for i, a in enumerate(self.accounts)}
+        self.member_of = {
+            a: self.members[i % len(self.members)] for i, a in enumerate(self.accounts)
+        }
         self.hedger = {a: self.rng.random() < 0.1 for a in self.accounts}
         self.underlying = {
             u: (base * (1 + D(self.rng.randint(-150, 150)) / 10000)).quantize(D("0.01"))
@@ -80,7 +89,9 @@ class Simulator:
         if p.kind == "INDEX_OPTION":
             u = self.underlying[p.underlying]
             assert ins.strike is not None
-            intrinsic = max(u - ins.strike, D(0)) if ins.option_type == "C" else max(ins.strike - u, D(0))
+            intrinsic = (
+                max(u - ins.strike, D(0)) if ins.option_type == "C" else max(ins.strike - u, D(0))
+            )
             value = intrinsic + u * D("0.012") + D(self.rng.randint(0, 40))
             return max(p.tick, _on_tick(value, p.tick))
         base = self.underlying.get(p.underlying, p.base_price)
@@ -89,38 +100,141 @@ class Simulator:
 
     def write_reference(self, bundle: Path) -> None:
         ref = bundle / "reference"
-        _write(ref / "holidays.csv", ["date", "name"], [[d, n] for d, n in sorted(HOLIDAYS.items())])
-        _write(ref / "products.csv",
-               ["product", "kind", "underlying", "multiplier", "tick", "settle_decimals", "limit_pct", "margin_group",
-                "session", "fee_basis", "fee_open", "fee_close", "fee_close_today", "delivery_fee_basis", "delivery_fee",
-                "exercise_fee", "decl_scope", "decl_otr_threshold", "option_k", "option_m"],
-               [[p.product, p.kind, p.underlying, p.multiplier, f"{p.tick:f}", p.settle_decimals, f"{p.limit_pct:f}",
-                 p.margin_group, p.session, p.fee_basis, f"{p.fee_open:f}", f"{p.fee_close:f}", f"{p.fee_close_today:f}",
-                 p.delivery_fee_basis, f"{p.delivery_fee:f}", _fmt(p.exercise_fee, 2), p.decl_scope,
-                 f"{p.decl_otr_threshold:f}", None if p.option_k is None else f"{p.option_k:f}",
-                 None if p.option_m is None else f"{p.option_m:f}"] for p in PRODUCTS])
-        _write(ref / "declaration_tiers.csv", ["product", "above_msgs", "up_to_msgs", "rate_low_otr", "rate_high_otr"],
-               [[p.product, lo, hi, _fmt(a, 2), _fmt(b, 2)] for p in PRODUCTS
-                for lo, hi, a, b in DECLARATION_TIERS.get(p.kind, [])])
-        _write(ref / "instruments.csv", ["instrument_id", "product", "last_trading_day", "listing_price", "option_type", "strike"],
-               [[i.instrument_id, i.product.product, i.last_trading_day.isoformat(),
-                 _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals), i.option_type,
-                 None if i.strike is None else f"{i.strike:f}"] for i in self.instruments])
-        _write(ref / "margin_rates.csv", ["instrument_id", "hedge_flag", "long_rate", "short_rate"],
-               [[i.instrument_id, h, f"{r:f}", f"{r:f}"] for i in self.instruments if i.product.kind != "INDEX_OPTION"
-                for h, r in (("SPEC", i.product.margin_spec), ("HEDGE", i.product.margin_hedge))])
-        _write(ref / "members.csv", ["member_id", "name"], [[m, f"Member {m[1:]} Futures Co."] for m in self.members])
-        _write(ref / "accounts.csv", ["account_id", "member_id", "account_type"],
-               [[a, self.member_of[a], "PROPRIETARY" if n % 25 == 0 else "CLIENT"] for n, a in enumerate(self.accounts)])
-        _write(ref / "underlyings.csv", ["trading_day", "underlying", "prev_close", "close"],
-               [[self.c.day.isoformat(), u, _fmt(self.underlying[u], 2), _fmt(self.underlying_close[u], 2)]
-                for u in sorted(self.underlying)])
+        _write(
+            ref / "holidays.csv", ["date", "name"], [[d, n] for d, n in sorted(HOLIDAYS.items())]
+        )
+        _write(
+            ref / "products.csv",
+            [
+                "product",
+                "kind",
+                "underlying",
+                "multiplier",
+                "tick",
+                "settle_decimals",
+                "limit_pct",
+                "margin_group",
+                "session",
+                "fee_basis",
+                "fee_open",
+                "fee_close",
+                "fee_close_today",
+                "delivery_fee_basis",
+                "delivery_fee",
+                "exercise_fee",
+                "decl_scope",
+                "decl_otr_threshold",
+                "option_k",
+                "option_m",
+            ],
+            [
+                [
+                    p.product,
+                    p.kind,
+                    p.underlying,
+                    p.multiplier,
+                    f"{p.tick:f}",
+                    p.settle_decimals,
+                    f"{p.limit_pct:f}",
+                    p.margin_group,
+                    p.session,
+                    p.fee_basis,
+                    f"{p.fee_open:f}",
+                    f"{p.fee_close:f}",
+                    f"{p.fee_close_today:f}",
+                    p.delivery_fee_basis,
+                    f"{p.delivery_fee:f}",
+                    _fmt(p.exercise_fee, 2),
+                    p.decl_scope,
+                    f"{p.decl_otr_threshold:f}",
+                    None if p.option_k is None else f"{p.option_k:f}",
+                    None if p.option_m is None else f"{p.option_m:f}",
+                ]
+                for p in PRODUCTS
+            ],
+        )
+        _write(
+            ref / "declaration_tiers.csv",
+            ["product", "above_msgs", "up_to_msgs", "rate_low_otr", "rate_high_otr"],
+            [
+                [p.product, lo, hi, _fmt(a, 2), _fmt(b, 2)]
+                for p in PRODUCTS
+                for lo, hi, a, b in DECLARATION_TIERS.get(p.kind, [])
+            ],
+        )
+        _write(
+            ref / "instruments.csv",
+            [
+                "instrument_id",
+                "product",
+                "last_trading_day",
+                "listing_price",
+                "option_type",
+                "strike",
+            ],
+            [
+                [
+                    i.instrument_id,
+                    i.product.product,
+                    i.last_trading_day.isoformat(),
+                    _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals),
+                    i.option_type,
+                    None if i.strike is None else f"{i.strike:f}",
+                ]
+                for i in self.instruments
+            ],
+        )
+        _write(
+            ref / "margin_rates.csv",
+            ["instrument_id", "hedge_flag", "long_rate", "short_rate"],
+            [
+                [i.instrument_id, h, f"{r:f}", f"{r:f}"]
+                for i in self.instruments
+                if i.product.kind != "INDEX_OPTION"
+                for h, r in (("SPEC", i.product.margin_spec), ("HEDGE", i.product.margin_hedge))
+            ],
+        )
+        _write(
+            ref / "members.csv",
+            ["member_id", "name"],
+            [[m, f"Member {m[1:]} Futures Co."] for m in self.members],
+        )
+        _write(
+            ref / "accounts.csv",
+            ["account_id", "member_id", "account_type"],
+            [
+                [a, self.member_of[a], "PROPRIETARY" if n % 25 == 0 else "CLIENT"]
+                for n, a in enumerate(self.accounts)
+            ],
+        )
+        _write(
+            ref / "underlyings.csv",
+            ["trading_day", "underlying", "prev_close", "close"],
+            [
+                [
+                    self.c.day.isoformat(),
+                    u,
+                    _fmt(self.underlying[u], 2),
+                    _fmt(self.underlying_close[u], 2),
+                ]
+                for u in sorted(self.underlying)
+            ],
+        )
         expiring = [i for i in self.instruments if i.last_trading_day == self.c.day]
-        _write(ref / "final_settlement_prices.csv", ["instrument_id", "final_settlement_price"],
-               [[i.instrument_id, _fmt(self.underlying_close[i.product.underlying], 2)] for i in expiring
-                if i.product.kind != "BOND_FUTURE"]
-               + [[i.instrument_id, _fmt(self.prev_settle[i.instrument_id], 3)] for i in expiring
-                  if i.product.kind == "BOND_FUTURE"])
+        _write(
+            ref / "final_settlement_prices.csv",
+            ["instrument_id", "final_settlement_price"],
+            [
+                [i.instrument_id, _fmt(self.underlying_close[i.product.underlying], 2)]
+                for i in expiring
+                if i.product.kind != "BOND_FUTURE"
+            ]
+            + [
+                [i.instrument_id, _fmt(self.prev_settle[i.instrument_id], 3)]
+                for i in expiring
+                if i.product.kind == "BOND_FUTURE"
+            ],
+        )
 
     # --- opening state --------------------------------------------------------------------------
     def opening_positions(self) -> dict[tuple[str, str, str], list[int]]:
@@ -131,57 +245,143 @@ class Simulator:
             for _ in range(self.rng.randint(2, max(3, self.c.accounts // 20))):
                 a, b = self.rng.sample(self.accounts, 2)
                 q = self.rng.randint(1, 4)
-                positions.setdefault((a, ins.instrument_id, "HEDGE" if self.hedger[a] else "SPEC"), [0, 0])[0] += q
-                positions.setdefault((b, ins.instrument_id, "HEDGE" if self.hedger[b] else "SPEC"), [0, 0])[1] += q
+                positions.setdefault(
+                    (a, ins.instrument_id, "HEDGE" if self.hedger[a] else "SPEC"), [0, 0]
+                )[0] += q
+                positions.setdefault(
+                    (b, ins.instrument_id, "HEDGE" if self.hedger[b] else "SPEC"), [0, 0]
+                )[1] += q
         return positions
 
     def write_opening(self, bundle: Path, positions: dict[tuple[str, str, str], list[int]]) -> None:
         op = bundle / "opening"
-        _write(op / "positions.csv", ["account_id", "instrument_id", "hedge_flag", "long_qty", "short_qty"],
-               [[a, i, h, lq, sq] for (a, i, h), (lq, sq) in sorted(positions.items())])
-        _write(op / "balances.csv", ["account_id", "balance"],
-               [[a, _fmt(D(self.rng.choice([200_000] + [2_000_000, 8_000_000, 20_000_000, 50_000_000] * 5))
-                         + D(self.rng.randint(0, 99_999_99)) / 100, 2)] for a in self.accounts])
-        _write(op / "settlement_prices.csv", ["instrument_id", "settle_price"],
-               [[i.instrument_id, _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals)]
-                for i in sorted(self.instruments, key=lambda i: i.instrument_id)])
+        _write(
+            op / "positions.csv",
+            ["account_id", "instrument_id", "hedge_flag", "long_qty", "short_qty"],
+            [[a, i, h, lq, sq] for (a, i, h), (lq, sq) in sorted(positions.items())],
+        )
+        _write(
+            op / "balances.csv",
+            ["account_id", "balance"],
+            [
+                [
+                    a,
+                    _fmt(
+                        D(
+                            self.rng.choice(
+                                [200_000] + [2_000_000, 8_000_000, 20_000_000, 50_000_000] * 5
+                            )
+                        )
+                        + D(self.rng.randint(0, 99_999_99)) / 100,
+                        2,
+                    ),
+                ]
+                for a in self.accounts
+            ],
+        )
+        _write(
+            op / "settlement_prices.csv",
+            ["instrument_id", "settle_price"],
+            [
+                [
+                    i.instrument_id,
+                    _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals),
+                ]
+                for i in sorted(self.instruments, key=lambda i: i.instrument_id)
+            ],
+        )
 
     # --- events ---------------------------------------------------------------------------------
     def _limits(self, ins: Instrument) -> tuple[Decimal, Decimal]:
         p, s0 = ins.product, self.prev_settle[ins.instrument_id]
         if p.kind == "INDEX_OPTION":
             u = self.underlying[p.underlying]
-            return (max(p.tick, _on_tick(s0 - p.limit_pct * u, p.tick, ROUND_CEILING)),
-                    _on_tick(s0 + p.limit_pct * u, p.tick))
-        pct = p.limit_pct * (2 if ins.last_trading_day == self.c.day and p.kind == "INDEX_FUTURE" else 1)
+            return (
+                max(p.tick, _on_tick(s0 - p.limit_pct * u, p.tick, ROUND_CEILING)),
+                _on_tick(s0 + p.limit_pct * u, p.tick),
+            )
+        pct = p.limit_pct * (
+            2 if ins.last_trading_day == self.c.day and p.kind == "INDEX_FUTURE" else 1
+        )
         return _on_tick(s0 * (1 - pct), p.tick, ROUND_CEILING), _on_tick(s0 * (1 + pct), p.tick)
 
-    def write_events(self, bundle: Path, positions: dict[tuple[str, str, str], list[int]]) -> dict[str, int]:
+    def write_events(
+        self, bundle: Path, positions: dict[tuple[str, str, str], list[int]]
+    ) -> dict[str, int]:
         c, rng, day = self.c, self.rng, self.c.day
         held = {k: list(v) for k, v in positions.items()}
-        tradable = [i for i in self.instruments if i.product.kind != "INDEX_OPTION" or rng.random() < 0.5]
+        tradable = [
+            i for i in self.instruments if i.product.kind != "INDEX_OPTION" or rng.random() < 0.5
+        ]
         quiet = {i.instrument_id for i in tradable if rng.random() < 0.15}
         tradable = [i for i in tradable if i.instrument_id not in quiet]
-        fronts = {min((i for i in tradable if i.product is p), key=lambda i: i.last_trading_day).instrument_id
-                  for p in {i.product for i in tradable if i.product.kind != "INDEX_OPTION"}}
-        weights = [30.0 if i.instrument_id in fronts else 5.0 if i.product.kind != "INDEX_OPTION" else 1.0 for i in tradable]
+        fronts = {
+            min(
+                (i for i in tradable if i.product is p), key=lambda i: i.last_trading_day
+            ).instrument_id
+            for p in {i.product for i in tradable if i.product.kind != "INDEX_OPTION"}
+        }
+        weights = [
+            30.0 if i.instrument_id in fronts else 5.0 if i.product.kind != "INDEX_OPTION" else 1.0
+            for i in tradable
+        ]
         last = {i.instrument_id: self.prev_settle[i.instrument_id] for i in tradable}
         algo = self.accounts[:2]  # two high-frequency accounts that enter and cancel most orders
         orders: list[tuple[int, list[object]]] = []
         trades: list[tuple[int, list[object]]] = []
         order_no = 0
 
-        def new_order(t: int, account: str, ins: Instrument, side: str, offset: str, price: Decimal | None, qty: int,
-                      order_type: str, cancel_at: int | None = None) -> str:
+        def new_order(
+            t: int,
+            account: str,
+            ins: Instrument,
+            side: str,
+            offset: str,
+            price: Decimal | None,
+            qty: int,
+            order_type: str,
+            cancel_at: int | None = None,
+        ) -> str:
             nonlocal order_no
             order_no += 1
             oid = f"O{day:%Y%m%d}{order_no:09d}"
             hedge = "HEDGE" if self.hedger[account] else "SPEC"
             text_price = None if price is None else _fmt(price, ins.product.settle_decimals)
-            orders.append((t, ["NEW", oid, account, ins.instrument_id, side, offset, hedge, order_type, text_price, qty]))
+            orders.append(
+                (
+                    t,
+                    [
+                        "NEW",
+                        oid,
+                        account,
+                        ins.instrument_id,
+                        side,
+                        offset,
+                        hedge,
+                        order_type,
+                        text_price,
+                        qty,
+                    ],
+                )
+            )
             if cancel_at is not None:
-                orders.append((cancel_at, ["CANCEL", oid, account, ins.instrument_id, side, offset, hedge, order_type,
-                                           text_price, qty]))
+                orders.append(
+                    (
+                        cancel_at,
+                        [
+                            "CANCEL",
+                            oid,
+                            account,
+                            ins.instrument_id,
+                            side,
+                            offset,
+                            hedge,
+                            order_type,
+                            text_price,
+                            qty,
+                        ],
+                    )
+                )
             return oid
 
         times = sorted(rng.randrange(0, session_length_micros("INDEX")) for _ in range(c.trades))
@@ -195,7 +395,10 @@ class Simulator:
             last[ins.instrument_id] = price
             qty = rng.randint(1, 10)
             buyer, seller = rng.sample(self.accounts, 2)
-            bh, sh = ("HEDGE" if self.hedger[buyer] else "SPEC"), ("HEDGE" if self.hedger[seller] else "SPEC")
+            bh, sh = (
+                ("HEDGE" if self.hedger[buyer] else "SPEC"),
+                ("HEDGE" if self.hedger[seller] else "SPEC"),
+            )
             bpos = held.setdefault((buyer, ins.instrument_id, bh), [0, 0])
             spos = held.setdefault((seller, ins.instrument_id, sh), [0, 0])
             boff = "CLOSE" if bpos[1] >= qty and rng.random() < 0.5 else "OPEN"
@@ -210,37 +413,118 @@ class Simulator:
                 spos[0] -= qty
             otype = rng.choice(["LIMIT", "LIMIT", "LIMIT", "FAK", "FOK", "MARKET"])
             placed = max(0, t - rng.randrange(1, 2_000_000))
-            boid = new_order(placed, buyer, ins, "BUY", boff, None if otype == "MARKET" else price, qty, otype)
+            boid = new_order(
+                placed, buyer, ins, "BUY", boff, None if otype == "MARKET" else price, qty, otype
+            )
             soid = new_order(max(placed, t - 1), seller, ins, "SELL", soff, price, qty, "LIMIT")
-            trades.append((t, [ins.instrument_id, _fmt(price, p.settle_decimals), qty, boid, buyer, boff, bh,
-                               soid, seller, soff, sh]))
+            trades.append(
+                (
+                    t,
+                    [
+                        ins.instrument_id,
+                        _fmt(price, p.settle_decimals),
+                        qty,
+                        boid,
+                        buyer,
+                        boff,
+                        bh,
+                        soid,
+                        seller,
+                        soff,
+                        sh,
+                    ],
+                )
+            )
             for _ in range(max(0, c.orders_per_trade - 2) // 2):
                 account = rng.choice(algo) if rng.random() < 0.9 else rng.choice(self.accounts)
                 at = max(0, t - rng.randrange(0, 60_000_000))
                 side = rng.choice(["BUY", "SELL"])
                 away = p.tick * rng.randint(1, 8) * (-1 if side == "BUY" else 1)
-                new_order(at, account, ins, side, "OPEN", min(hi, max(lo, price + away)), rng.randint(1, 5),
-                          rng.choice(["LIMIT", "FAK", "FOK"]), cancel_at=min(t + rng.randrange(1, 5_000_000),
-                                                                             session_length_micros(p.session)))
+                new_order(
+                    at,
+                    account,
+                    ins,
+                    side,
+                    "OPEN",
+                    min(hi, max(lo, price + away)),
+                    rng.randint(1, 5),
+                    rng.choice(["LIMIT", "FAK", "FOK"]),
+                    cancel_at=min(
+                        t + rng.randrange(1, 5_000_000), session_length_micros(p.session)
+                    ),
+                )
         orders.sort(key=lambda o: o[0])
         trades.sort(key=lambda o: o[0])
         ev = bundle / "events"
-        _write(ev / "orders.csv", ["trading_day", "seq", "ts", "event", "order_id", "account_id", "instrument_id", "side",
-                                   "offset", "hedge_flag", "order_type", "price", "qty"],
-               [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(orders, 1)])
-        _write(ev / "trades.csv", ["trading_day", "seq", "ts", "trade_id", "instrument_id", "price", "qty", "buy_order_id",
-                                   "buy_account_id", "buy_offset", "buy_hedge_flag", "sell_order_id", "sell_account_id",
-                                   "sell_offset", "sell_hedge_flag"],
-               [[day.isoformat(), n, _ts(day, t), f"T{day:%Y%m%d}{n:08d}", *row] for n, (t, row) in enumerate(trades, 1)])
+        _write(
+            ev / "orders.csv",
+            [
+                "trading_day",
+                "seq",
+                "ts",
+                "event",
+                "order_id",
+                "account_id",
+                "instrument_id",
+                "side",
+                "offset",
+                "hedge_flag",
+                "order_type",
+                "price",
+                "qty",
+            ],
+            [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(orders, 1)],
+        )
+        _write(
+            ev / "trades.csv",
+            [
+                "trading_day",
+                "seq",
+                "ts",
+                "trade_id",
+                "instrument_id",
+                "price",
+                "qty",
+                "buy_order_id",
+                "buy_account_id",
+                "buy_offset",
+                "buy_hedge_flag",
+                "sell_order_id",
+                "sell_account_id",
+                "sell_offset",
+                "sell_hedge_flag",
+            ],
+            [
+                [day.isoformat(), n, _ts(day, t), f"T{day:%Y%m%d}{n:08d}", *row]
+                for n, (t, row) in enumerate(trades, 1)
+            ],
+        )
         moves = []
         for n in range(max(1, c.accounts // 10)):
             t = rng.randrange(0, session_length_micros("INDEX"))
             direction = "DEPOSIT" if rng.random() < 0.7 else "WITHDRAWAL"
-            amount = D(rng.randint(1_000_00, 500_000_00)) / 100 if direction == "DEPOSIT" else D(rng.randint(100_00, 20_000_00)) / 100
-            moves.append((t, [f"F{day:%Y%m%d}{n + 1:07d}", rng.choice(self.accounts), direction, _fmt(amount, 2)]))
+            amount = (
+                D(rng.randint(1_000_00, 500_000_00)) / 100
+                if direction == "DEPOSIT"
+                else D(rng.randint(100_00, 20_000_00)) / 100
+            )
+            moves.append(
+                (
+                    t,
+                    [
+                        f"F{day:%Y%m%d}{n + 1:07d}",
+                        rng.choice(self.accounts),
+                        direction,
+                        _fmt(amount, 2),
+                    ],
+                )
+            )
         moves.sort(key=lambda m: m[0])
-        _write(ev / "fund_movements.csv", ["trading_day", "seq", "ts", "movement_id", "account_id", "direction", "amount"],
-               [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(moves, 1)])
+        _write(
+            ev / "fund_movements.csv",
+            ["trading_day", "seq", "ts", "movement_id", "account_id", "direction", "amount"],
+            [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(moves, 1)],
+        )
         return {"orders": len(orders), "trades": len(trades), "fund_movements": len(moves)}
 
 

@@ -38,27 +38,30 @@ def _opening_positions_ddl(staging: Path) -> str:
     spec = file_spec("opening_positions")
     cols = ",\n  ".join(f"`{c.name}` {flink_type(c)}" for c in spec.columns)
     return f"""CREATE TEMPORARY TABLE opening_positions (\n  {cols}\n) WITH (
-  'connector' = 'filesystem', 'path' = '{(staging / 'opening_positions.csv').as_uri()}', 'format' = 'csv')"""
+  'connector' = 'filesystem', 'path' = '{(staging / "opening_positions.csv").as_uri()}', 'format' = 'csv')"""
 
 
 def file_source_ddl(staging: Path) -> list[str]:
     ddl = [
         f"""CREATE TEMPORARY TABLE raw_{topic} (\n  {_source_columns(topic)}\n) WITH (
-  'connector' = 'filesystem', 'path' = '{(staging / f'{topic}.csv').as_uri()}', 'format' = 'csv',
+  'connector' = 'filesystem', 'path' = '{(staging / f"{topic}.csv").as_uri()}', 'format' = 'csv',
   'csv.null-literal' = '')"""
         for topic in EVENT_TOPICS
     ]
     return [*ddl, _opening_positions_ddl(staging)]
 
 
-def kafka_source_ddl(staging: Path, bootstrap: str, end_offsets: dict[str, dict[int, int]], group: str) -> list[str]:
+def kafka_source_ddl(
+    staging: Path, bootstrap: str, end_offsets: dict[str, dict[int, int]], group: str
+) -> list[str]:
     ddl = []
     for topic in EVENT_TOPICS:
         offsets = end_offsets.get(topic, {})
         bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
         bound_opts = (
             f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
-            if bounded else "'scan.bounded.mode' = 'latest-offset'"
+            if bounded
+            else "'scan.bounded.mode' = 'latest-offset'"
         )
         ddl.append(f"""CREATE TEMPORARY TABLE raw_{topic} (\n  {_source_columns(topic)}\n) WITH (
   'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
@@ -117,9 +120,13 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--staging", type=Path, required=True, help="staged events / opening positions")
+    parser.add_argument(
+        "--staging", type=Path, required=True, help="staged events / opening positions"
+    )
     parser.add_argument("--out", type=Path, required=True, help="snapshot directory to write")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (reads the topics instead of files)")
+    parser.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (reads the topics instead of files)"
+    )
     parser.add_argument("--end-offsets", type=Path, help="JSON {topic: {partition: end offset}}")
     parser.add_argument("--group", default="dayclear-preaggregate")
     parser.add_argument("--parallelism", type=int, default=2)

@@ -134,9 +134,7 @@ def arrow_type(column: Column) -> pa.DataType:
 
 
 def arrow_schema(spec: FileSpec | TopicSpec) -> pa.Schema:
-    return pa.schema(
-        [pa.field(c.name, arrow_type(c), nullable=c.nullable) for c in spec.columns]
-    )
+    return pa.schema([pa.field(c.name, arrow_type(c), nullable=c.nullable) for c in spec.columns])
 
 
 def flink_type(column: Column) -> str:

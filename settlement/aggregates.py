@@ -29,13 +29,19 @@ class Aggregates:
 def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
     spec = file_spec(name)
     folder = snapshot / spec.path.removesuffix(".csv")
-    parts = sorted(p for p in folder.glob("part-*") if p.stat().st_size > 0) if folder.exists() else []
+    parts = (
+        sorted(p for p in folder.glob("part-*") if p.stat().st_size > 0) if folder.exists() else []
+    )
     if not parts:
         return empty_table(spec)
     text = pl.concat(
         [
-            pl.read_csv(p, has_header=False, new_columns=spec.column_names, infer_schema=False,
-                        missing_utf8_is_empty_string=True)
+            pl.read_csv(
+                p,
+                has_header=False,
+                new_columns=spec.column_names,
+                infer_schema=False,
+            )
             for p in parts
         ]
     )
@@ -44,5 +50,8 @@ def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
 
 
 def read_aggregates(snapshot: Path) -> Aggregates:
-    tables = {spec.name.removeprefix("agg_"): read_aggregate(snapshot, spec.name) for spec in group_specs("aggregates")}
+    tables = {
+        spec.name.removeprefix("agg_"): read_aggregate(snapshot, spec.name)
+        for spec in group_specs("aggregates")
+    }
     return Aggregates(**tables)

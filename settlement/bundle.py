@@ -75,19 +75,31 @@ def load_reference(bundle: Path, day: date) -> Reference:
     )
     for name in ("margin_rates", "final_settlement_prices"):
         problems += _unknown(
-            tables[name], "instrument_id", ref.instruments["instrument_id"],
-            file_spec(name).path, "instrument",
+            tables[name],
+            "instrument_id",
+            ref.instruments["instrument_id"],
+            file_spec(name).path,
+            "instrument",
         )
     problems += _unknown(
-        ref.declaration_tiers, "product", ref.products["product"],
-        "reference/declaration_tiers.csv", "product",
+        ref.declaration_tiers,
+        "product",
+        ref.products["product"],
+        "reference/declaration_tiers.csv",
+        "product",
     )
     kinds = ref.instruments.join(ref.products.select("product", "kind"), on="product", how="left")
     options_without_strike = kinds.filter(
-        (pl.col("kind") == "INDEX_OPTION") & (pl.col("strike").is_null() | pl.col("option_type").is_null())
+        (pl.col("kind") == "INDEX_OPTION")
+        & (pl.col("strike").is_null() | pl.col("option_type").is_null())
     )
     problems += [
-        Problem("reference/instruments.csv", f"line {line}", "strike", "an option needs strike and option_type")
+        Problem(
+            "reference/instruments.csv",
+            f"line {line}",
+            "strike",
+            "an option needs strike and option_type",
+        )
         for line in options_without_strike[LINE].head(50)
     ]
     listed_futures = kinds.filter(
@@ -98,11 +110,18 @@ def load_reference(bundle: Path, day: date) -> Reference:
         have = rated.filter(pl.col("hedge_flag") == hedge)["instrument_id"]
         for line, instrument in (
             listed_futures.filter(~pl.col("instrument_id").is_in(have.implode()))
-            .select(LINE, "instrument_id").head(50).iter_rows()
+            .select(LINE, "instrument_id")
+            .head(50)
+            .iter_rows()
         ):
             problems.append(
-                Problem("reference/instruments.csv", f"line {line}", "instrument_id",
-                        f"no {hedge} margin rate in reference/margin_rates.csv for {instrument}", "§7.1")
+                Problem(
+                    "reference/instruments.csv",
+                    f"line {line}",
+                    "instrument_id",
+                    f"no {hedge} margin rate in reference/margin_rates.csv for {instrument}",
+                    "§7.1",
+                )
             )
     if problems:
         raise InputError(problems)
@@ -117,15 +136,29 @@ def load_opening(bundle: Path, reference: Reference) -> Opening:
     opening = Opening(**tables)
     problems: list[Problem] = []
     for spec in group_specs("opening"):
-        problems += _duplicates(tables[spec.name.removeprefix("opening_")], list(spec.key), spec.path)
+        problems += _duplicates(
+            tables[spec.name.removeprefix("opening_")], list(spec.key), spec.path
+        )
     known_instruments = reference.instruments["instrument_id"]
     known_accounts = reference.accounts["account_id"]
-    problems += _unknown(opening.positions, "instrument_id", known_instruments, "opening/positions.csv", "instrument")
-    problems += _unknown(opening.positions, "account_id", known_accounts, "opening/positions.csv", "account")
-    problems += _unknown(opening.balances, "account_id", known_accounts, "opening/balances.csv", "account")
+    problems += _unknown(
+        opening.positions, "instrument_id", known_instruments, "opening/positions.csv", "instrument"
+    )
+    problems += _unknown(
+        opening.positions, "account_id", known_accounts, "opening/positions.csv", "account"
+    )
+    problems += _unknown(
+        opening.balances, "account_id", known_accounts, "opening/balances.csv", "account"
+    )
     negative = opening.positions.filter((pl.col("long_qty") < 0) | (pl.col("short_qty") < 0))
     problems += [
-        Problem("opening/positions.csv", f"line {line}", "long_qty/short_qty", "a position is negative", "§1")
+        Problem(
+            "opening/positions.csv",
+            f"line {line}",
+            "long_qty/short_qty",
+            "a position is negative",
+            "§1",
+        )
         for line in negative[LINE].head(50)
     ]
     if problems:

@@ -26,9 +26,26 @@ from .positions import KEY, end_of_day_positions, position_breaks
 from .prices import price_breaks, settlement_prices
 
 PRICE_INFO = [
-    "instrument_id", "product", "kind", "is_option", "is_last_day", "mult", "settle_decimals", "tick_u", "settle_u",
-    "prev_settle_u", "final_u", "strike_u", "option_type", "underlying_close_u", "option_k", "option_m",
-    "margin_group", "delivery_fee_basis", "delivery_fee", "exercise_fee",
+    "instrument_id",
+    "product",
+    "kind",
+    "is_option",
+    "is_last_day",
+    "mult",
+    "settle_decimals",
+    "tick_u",
+    "settle_u",
+    "prev_settle_u",
+    "final_u",
+    "strike_u",
+    "option_type",
+    "underlying_close_u",
+    "option_k",
+    "option_m",
+    "margin_group",
+    "delivery_fee_basis",
+    "delivery_fee",
+    "exercise_fee",
 ]
 
 
@@ -55,36 +72,80 @@ def _money(cents_col: str, name: str | None = None) -> pl.Expr:
     return from_units(pl.col(cents_col), MONEY_SCALE).alias(name or cents_col)
 
 
-def reference_breaks(legs: pl.DataFrame, positions: pl.DataFrame, instruments: pl.DataFrame, reference: Reference) -> list[Problem]:
+def reference_breaks(
+    legs: pl.DataFrame, positions: pl.DataFrame, instruments: pl.DataFrame, reference: Reference
+) -> list[Problem]:
     problems: list[Problem] = []
     unknown = legs.join(instruments.select("instrument_id"), on="instrument_id", how="anti")
-    for seq, side, instrument in unknown.select("seq", "side", "instrument_id").head(50).iter_rows():
-        problems.append(Problem("trades", f"seq={seq} {side} leg", "instrument_id", f"unknown instrument {instrument!r}", "§5"))
-    stale = positions.join(instruments.filter(pl.col("is_expired")).select("instrument_id"), on="instrument_id")
+    for seq, side, instrument in (
+        unknown.select("seq", "side", "instrument_id").head(50).iter_rows()
+    ):
+        problems.append(
+            Problem(
+                "trades",
+                f"seq={seq} {side} leg",
+                "instrument_id",
+                f"unknown instrument {instrument!r}",
+                "§5",
+            )
+        )
+    stale = positions.join(
+        instruments.filter(pl.col("is_expired")).select("instrument_id"), on="instrument_id"
+    )
     for account, instrument in stale.select("account_id", "instrument_id").head(50).iter_rows():
-        problems.append(Problem("opening/positions.csv", f"account={account}", "instrument_id", f"position in expired instrument {instrument}", "§9"))
-    futures = positions.filter(~pl.col("is_option") & (pl.col("long_rate_u").is_null() | pl.col("short_rate_u").is_null()))
+        problems.append(
+            Problem(
+                "opening/positions.csv",
+                f"account={account}",
+                "instrument_id",
+                f"position in expired instrument {instrument}",
+                "§9",
+            )
+        )
+    futures = positions.filter(
+        ~pl.col("is_option") & (pl.col("long_rate_u").is_null() | pl.col("short_rate_u").is_null())
+    )
     for account, instrument, hedge in futures.select(*KEY).head(50).iter_rows():
-        problems.append(Problem("reference/margin_rates.csv", f"instrument={instrument} hedge_flag={hedge}", "long_rate/short_rate", f"missing margin rate for {account}'s position", "§7.1"))
+        problems.append(
+            Problem(
+                "reference/margin_rates.csv",
+                f"instrument={instrument} hedge_flag={hedge}",
+                "long_rate/short_rate",
+                f"missing margin rate for {account}'s position",
+                "§7.1",
+            )
+        )
     return problems
 
 
-def settle_day(day: date, reference: Reference, opening: Opening, aggregates: Aggregates) -> tuple[DayResult | None, list[Problem]]:
+def settle_day(
+    day: date, reference: Reference, opening: Opening, aggregates: Aggregates
+) -> tuple[DayResult | None, list[Problem]]:
     instruments = instrument_table(reference, opening, day)
-    prices = settlement_prices(instruments, aggregates.instrument_minutes, aggregates.instrument_day)
+    prices = settlement_prices(
+        instruments, aggregates.instrument_minutes, aggregates.instrument_day
+    )
     info = prices.select(PRICE_INFO)
 
-    legs = trading_fees(aggregates.legs.join(info, on="instrument_id", how="left"), instruments.select(
-        "instrument_id", "fee_basis", "fee_open", "fee_close", "fee_close_today"))
+    legs = trading_fees(
+        aggregates.legs.join(info, on="instrument_id", how="left"),
+        instruments.select(
+            "instrument_id", "fee_basis", "fee_open", "fee_close", "fee_close_today"
+        ),
+    )
     legs = legs.with_columns(premium(legs).alias("premium_c"))
 
-    positions = end_of_day_positions(opening.positions, aggregates.legs).join(info, on="instrument_id", how="left")
+    positions = end_of_day_positions(opening.positions, aggregates.legs).join(
+        info, on="instrument_id", how="left"
+    )
     positions = mark_to_market(positions, aggregates.legs)
     positions = final_settlement(positions)
     positions = position_margins(with_margin_rates(positions, reference.margin_rates))
 
     breaks = [
-        *price_breaks(prices, aggregates.instrument_minutes, aggregates.instrument_day, instruments),
+        *price_breaks(
+            prices, aggregates.instrument_minutes, aggregates.instrument_day, instruments
+        ),
         *position_breaks(aggregates.legs),
         *reference_breaks(aggregates.legs, positions, instruments, reference),
     ]
@@ -92,53 +153,137 @@ def settle_day(day: date, reference: Reference, opening: Opening, aggregates: Ag
         return None, breaks
 
     declarations = declaration_fees(aggregates.declarations, instruments, reference)
-    accounts = funds(opening.balances, aggregates.funds, positions, legs, declarations, account_margin(positions))
+    accounts = funds(
+        opening.balances, aggregates.funds, positions, legs, declarations, account_margin(positions)
+    )
     return _tables(day, reference, prices, positions, legs, declarations, accounts, aggregates), []
 
 
-def _tables(day: date, reference: Reference, prices: pl.DataFrame, positions: pl.DataFrame, legs: pl.DataFrame,
-            declarations: pl.DataFrame, accounts: pl.DataFrame, aggregates: Aggregates) -> DayResult:
-    open_interest = positions.group_by("instrument_id").agg(pl.col("long_qty").sum().alias("open_interest"))
-    day_stats = aggregates.instrument_day.select("instrument_id", "open", "high", "low", "close", "volume", "pq")
+def _tables(
+    day: date,
+    reference: Reference,
+    prices: pl.DataFrame,
+    positions: pl.DataFrame,
+    legs: pl.DataFrame,
+    declarations: pl.DataFrame,
+    accounts: pl.DataFrame,
+    aggregates: Aggregates,
+) -> DayResult:
+    open_interest = positions.group_by("instrument_id").agg(
+        pl.col("long_qty").sum().alias("open_interest")
+    )
+    day_stats = aggregates.instrument_day.select(
+        "instrument_id", "open", "high", "low", "close", "volume", "pq"
+    )
     settlement = (
-        prices.join(day_stats, on="instrument_id", how="left").join(open_interest, on="instrument_id", how="left")
+        prices.join(day_stats, on="instrument_id", how="left")
+        .join(open_interest, on="instrument_id", how="left")
         .with_columns(
-            pl.col("volume").fill_null(0), pl.col("open_interest").fill_null(0),
-            rescale_half_up(units(pl.col("pq").fill_null(0), PRICE_SCALE) * pl.col("mult"), PRICE_SCALE, MONEY_SCALE).alias("turnover_c"),
+            pl.col("volume").fill_null(0),
+            pl.col("open_interest").fill_null(0),
+            rescale_half_up(
+                units(pl.col("pq").fill_null(0), PRICE_SCALE) * pl.col("mult"),
+                PRICE_SCALE,
+                MONEY_SCALE,
+            ).alias("turnover_c"),
         )
         .select(
-            "instrument_id", "product", _price("prev_settle_u", "prev_settle"), _price("settle_u", "settle_price"),
-            "price_source", _price("limit_down_u", "limit_down"), _price("limit_up_u", "limit_up"),
-            "open", "high", "low", "close", "volume", _money("turnover_c", "turnover"), "open_interest", "settle_decimals",
-        ).sort("instrument_id")
+            "instrument_id",
+            "product",
+            _price("prev_settle_u", "prev_settle"),
+            _price("settle_u", "settle_price"),
+            "price_source",
+            _price("limit_down_u", "limit_down"),
+            _price("limit_up_u", "limit_up"),
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            _money("turnover_c", "turnover"),
+            "open_interest",
+            "settle_decimals",
+        )
+        .sort("instrument_id")
     )
     position_rows = positions.select(
-        *KEY, "long_qty_prev", "short_qty_prev", pl.col("long_qty_eod").alias("long_qty"), pl.col("short_qty_eod").alias("short_qty"),
-        _price("prev_settle_u", "prev_settle"), _price("settle_u", "settle_price"),
-        _money("long_margin_c", "long_margin"), _money("short_margin_c", "short_margin"),
-        _money("total_mtm_c", "total_mtm"), _money("close_pnl_c", "close_pnl"), _money("position_mtm_c", "position_mtm"),
+        *KEY,
+        "long_qty_prev",
+        "short_qty_prev",
+        pl.col("long_qty_eod").alias("long_qty"),
+        pl.col("short_qty_eod").alias("short_qty"),
+        _price("prev_settle_u", "prev_settle"),
+        _price("settle_u", "settle_price"),
+        _money("long_margin_c", "long_margin"),
+        _money("short_margin_c", "short_margin"),
+        _money("total_mtm_c", "total_mtm"),
+        _money("close_pnl_c", "close_pnl"),
+        _money("position_mtm_c", "position_mtm"),
         "settle_decimals",
     ).sort(KEY)
     trade_rows = legs.select(
-        "trade_id", "seq", "ts", "account_id", "instrument_id", "side", "offset", "hedge_flag", "price", "qty",
-        from_units(rescale_half_up(units(pl.col("price"), PRICE_SCALE) * pl.col("qty").cast(pl.Int128) * pl.col("mult"), PRICE_SCALE, MONEY_SCALE), MONEY_SCALE).alias("turnover"),
-        "close_today_qty", _money("fee_c", "fee"), _money("premium_c", "premium"), "settle_decimals",
+        "trade_id",
+        "seq",
+        "ts",
+        "account_id",
+        "instrument_id",
+        "side",
+        "offset",
+        "hedge_flag",
+        "price",
+        "qty",
+        from_units(
+            rescale_half_up(
+                units(pl.col("price"), PRICE_SCALE)
+                * pl.col("qty").cast(pl.Int128)
+                * pl.col("mult"),
+                PRICE_SCALE,
+                MONEY_SCALE,
+            ),
+            MONEY_SCALE,
+        ).alias("turnover"),
+        "close_today_qty",
+        _money("fee_c", "fee"),
+        _money("premium_c", "premium"),
+        "settle_decimals",
     ).sort("seq", "side")
     decl_rows = declarations.select(
-        "account_id", "scope", "messages", "executed", from_units(pl.col("otr_4"), 4).alias("otr"), _money("fee_c", "fee")
+        "account_id",
+        "scope",
+        "messages",
+        "executed",
+        from_units(pl.col("otr_4"), 4).alias("otr"),
+        _money("fee_c", "fee"),
     )
     fund_rows = accounts.select(
-        "account_id", *[_money(c) for c in FUNDS_CENTS], _money("balance"), _money("margin"), _money("available"), _money("margin_call")
+        "account_id",
+        *[_money(c) for c in FUNDS_CENTS],
+        _money("balance"),
+        _money("margin"),
+        _money("available"),
+        _money("margin_call"),
     )
-    margin_calls = fund_rows.filter(pl.col("margin_call") > 0).select("account_id", "balance", "margin", "available", "margin_call")
-    closing_positions = position_rows.filter((pl.col("long_qty") > 0) | (pl.col("short_qty") > 0)).select(
-        *KEY, pl.col("long_qty"), pl.col("short_qty"))
+    margin_calls = fund_rows.filter(pl.col("margin_call") > 0).select(
+        "account_id", "balance", "margin", "available", "margin_call"
+    )
+    closing_positions = position_rows.filter(
+        (pl.col("long_qty") > 0) | (pl.col("short_qty") > 0)
+    ).select(*KEY, pl.col("long_qty"), pl.col("short_qty"))
     closing_prices = settlement.filter(
-        ~pl.col("instrument_id").is_in(prices.filter(pl.col("is_last_day"))["instrument_id"].implode())
+        ~pl.col("instrument_id").is_in(
+            prices.filter(pl.col("is_last_day"))["instrument_id"].implode()
+        )
     ).select("instrument_id", "settle_price", "settle_decimals")
     return DayResult(
-        day=day, settlement_prices=settlement, positions=position_rows, trades=trade_rows, declaration_fees=decl_rows,
-        funds=fund_rows, margin_calls=margin_calls, closing_positions=closing_positions,
-        closing_balances=fund_rows.select("account_id", "balance"), closing_settlement_prices=closing_prices,
+        day=day,
+        settlement_prices=settlement,
+        positions=position_rows,
+        trades=trade_rows,
+        declaration_fees=decl_rows,
+        funds=fund_rows,
+        margin_calls=margin_calls,
+        closing_positions=closing_positions,
+        closing_balances=fund_rows.select("account_id", "balance"),
+        closing_settlement_prices=closing_prices,
         account_members=reference.accounts.select("account_id", "member_id"),
     )

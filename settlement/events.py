@@ -49,20 +49,33 @@ def check_topic(frame: pl.DataFrame, topic: str, reference: Reference, day: date
         for line, value in bad.select(LINE, field).head(50).iter_rows():
             problems.append(Problem(source, f"line {line}", field, message.format(value=value)))
 
-    each(frame.filter(pl.col("trading_day") != day), "trading_day", f"event of {{value}} in the bundle of {day}")
+    each(
+        frame.filter(pl.col("trading_day") != day),
+        "trading_day",
+        f"event of {{value}} in the bundle of {day}",
+    )
     each(frame.filter(pl.col("seq").is_duplicated()), "seq", "duplicate seq {value}")
     for field in ACCOUNT_FIELDS[topic]:
         known = reference.accounts["account_id"].implode()
         each(frame.filter(~pl.col(field).is_in(known)), field, "unknown account {value!r}")
     if "instrument_id" in frame.columns:
         known = reference.instruments["instrument_id"].implode()
-        each(frame.filter(~pl.col("instrument_id").is_in(known)), "instrument_id", "unknown instrument {value!r}")
+        each(
+            frame.filter(~pl.col("instrument_id").is_in(known)),
+            "instrument_id",
+            "unknown instrument {value!r}",
+        )
     if "qty" in frame.columns:
         each(frame.filter(pl.col("qty") <= 0), "qty", "quantity {value} is not positive")
     if topic == "orders":
         each(
-            frame.filter((pl.col("order_type") != "MARKET") & (pl.col("event") == "NEW") & pl.col("price").is_null()),
-            "price", "a non-market NEW order needs a price",
+            frame.filter(
+                (pl.col("order_type") != "MARKET")
+                & (pl.col("event") == "NEW")
+                & pl.col("price").is_null()
+            ),
+            "price",
+            "a non-market NEW order needs a price",
         )
     if topic == "fund_movements":
         each(frame.filter(pl.col("amount") <= 0), "amount", "amount {value} is not positive")

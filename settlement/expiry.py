@@ -19,8 +19,18 @@ from .numbers import MONEY_SCALE, PRICE_SCALE, RATE_SCALE, ZERO, rescale_half_up
 
 def premium(legs: pl.DataFrame) -> pl.Expr:
     """Signed premium in cents from the account's view: buyer negative, seller positive (options)."""
-    amount = rescale_half_up(units(pl.col("price"), PRICE_SCALE) * pl.col("qty").cast(pl.Int128) * pl.col("mult"), PRICE_SCALE, MONEY_SCALE)
-    return pl.when(~pl.col("is_option")).then(0).when(pl.col("side") == "BUY").then(ZERO - amount).otherwise(amount)
+    amount = rescale_half_up(
+        units(pl.col("price"), PRICE_SCALE) * pl.col("qty").cast(pl.Int128) * pl.col("mult"),
+        PRICE_SCALE,
+        MONEY_SCALE,
+    )
+    return (
+        pl.when(~pl.col("is_option"))
+        .then(0)
+        .when(pl.col("side") == "BUY")
+        .then(ZERO - amount)
+        .otherwise(amount)
+    )
 
 
 def final_settlement(positions: pl.DataFrame) -> pl.DataFrame:
@@ -28,21 +38,36 @@ def final_settlement(positions: pl.DataFrame) -> pl.DataFrame:
     long_qty_eod / short_qty_eod (0 in instruments at their last trading day)."""
     lots = (pl.col("long_qty") + pl.col("short_qty")).cast(pl.Int128)
     last = pl.col("is_last_day")
-    intrinsic = pl.when(pl.col("option_type") == "C").then(pl.col("final_u") - pl.col("strike_u")).otherwise(
-        pl.col("strike_u") - pl.col("final_u")
+    intrinsic = (
+        pl.when(pl.col("option_type") == "C")
+        .then(pl.col("final_u") - pl.col("strike_u"))
+        .otherwise(pl.col("strike_u") - pl.col("final_u"))
     )
     exercised = last & pl.col("is_option") & (intrinsic >= pl.col("tick_u"))
     net = (pl.col("long_qty") - pl.col("short_qty")).cast(pl.Int128)
     exercise_cash = rescale_half_up(intrinsic * pl.col("mult") * net, PRICE_SCALE, MONEY_SCALE)
     delivery_ratio = rescale_half_up(
-        units(pl.col("delivery_fee"), RATE_SCALE) * pl.col("final_u") * pl.col("mult") * lots, RATE_SCALE + PRICE_SCALE, MONEY_SCALE
+        units(pl.col("delivery_fee"), RATE_SCALE) * pl.col("final_u") * pl.col("mult") * lots,
+        RATE_SCALE + PRICE_SCALE,
+        MONEY_SCALE,
     )
-    delivery_lot = rescale_half_up(units(pl.col("delivery_fee"), RATE_SCALE) * lots, RATE_SCALE, MONEY_SCALE)
-    delivery = pl.when(pl.col("delivery_fee_basis") == "RATIO").then(delivery_ratio).otherwise(delivery_lot)
+    delivery_lot = rescale_half_up(
+        units(pl.col("delivery_fee"), RATE_SCALE) * lots, RATE_SCALE, MONEY_SCALE
+    )
+    delivery = (
+        pl.when(pl.col("delivery_fee_basis") == "RATIO")
+        .then(delivery_ratio)
+        .otherwise(delivery_lot)
+    )
     exercise_fee = units(pl.col("exercise_fee"), MONEY_SCALE) * lots
     return positions.with_columns(
         pl.when(exercised).then(exercise_cash).otherwise(0).alias("exercise_cash_c"),
-        pl.when(last & ~pl.col("is_option")).then(delivery).when(exercised).then(exercise_fee).otherwise(0).alias("delivery_exercise_fee_c"),
+        pl.when(last & ~pl.col("is_option"))
+        .then(delivery)
+        .when(exercised)
+        .then(exercise_fee)
+        .otherwise(0)
+        .alias("delivery_exercise_fee_c"),
         pl.when(last).then(0).otherwise(pl.col("long_qty")).alias("long_qty_eod"),
         pl.when(last).then(0).otherwise(pl.col("short_qty")).alias("short_qty_eod"),
     )

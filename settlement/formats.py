@@ -17,13 +17,24 @@ def price_text(column: str, places: pl.Expr) -> pl.Expr:
     """Plain text of a Decimal price with at least ``places`` decimals (trailing zeros trimmed beyond)."""
     text = pl.col(column).cast(pl.Decimal(38, MAX_PRICE_PLACES)).cast(pl.String)
     whole = text.str.split_exact(".", 1).struct.field("field_0")
-    frac = text.str.split_exact(".", 1).struct.field("field_1").fill_null("").str.strip_chars_end("0")
+    frac = (
+        text.str.split_exact(".", 1).struct.field("field_1").fill_null("").str.strip_chars_end("0")
+    )
     formatted = pl.lit(None, pl.String)
     for dp in range(MAX_PRICE_PLACES, -1, -1):
         padded = frac.str.pad_end(dp, "0")
-        candidate = pl.when(padded.str.len_chars() == 0).then(whole).otherwise(pl.concat_str(whole, pl.lit("."), padded))
+        candidate = (
+            pl.when(padded.str.len_chars() == 0)
+            .then(whole)
+            .otherwise(pl.concat_str(whole, pl.lit("."), padded))
+        )
         formatted = pl.when(places == dp).then(candidate).otherwise(formatted)
-    return pl.when(pl.col(column).is_null()).then(pl.lit(None, pl.String)).otherwise(formatted).alias(column)
+    return (
+        pl.when(pl.col(column).is_null())
+        .then(pl.lit(None, pl.String))
+        .otherwise(formatted)
+        .alias(column)
+    )
 
 
 def text_table(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
@@ -43,5 +54,7 @@ def text_table(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
 
 def csv_bytes(frame: pl.DataFrame, spec: FileSpec) -> bytes:
     ordered = frame.sort(list(spec.sort_by)) if spec.sort_by else frame
-    text = text_table(ordered, spec).write_csv(line_terminator="\n", quote_style="necessary", null_value="")
+    text = text_table(ordered, spec).write_csv(
+        line_terminator="\n", quote_style="necessary", null_value=""
+    )
     return text.encode("utf-8")

@@ -15,8 +15,18 @@ import polars as pl
 from .numbers import MONEY_SCALE, ZERO, units
 
 FUNDS_CENTS = [
-    "balance_prev", "deposits", "withdrawals", "total_mtm", "close_pnl", "position_mtm", "premium_received",
-    "premium_paid", "exercise_cash", "trading_fees", "declaration_fees", "delivery_exercise_fees",
+    "balance_prev",
+    "deposits",
+    "withdrawals",
+    "total_mtm",
+    "close_pnl",
+    "position_mtm",
+    "premium_received",
+    "premium_paid",
+    "exercise_cash",
+    "trading_fees",
+    "declaration_fees",
+    "delivery_exercise_fees",
 ]
 
 
@@ -44,11 +54,21 @@ def funds(
             pl.col("delivery_exercise_fee_c").sum().alias("delivery_exercise_fees"),
         ),
         legs.group_by("account_id").agg(
-            pl.when(pl.col("premium_c") > 0).then(pl.col("premium_c")).otherwise(0).sum().alias("premium_received"),
-            pl.when(pl.col("premium_c") < 0).then(ZERO - pl.col("premium_c")).otherwise(0).sum().alias("premium_paid"),
+            pl.when(pl.col("premium_c") > 0)
+            .then(pl.col("premium_c"))
+            .otherwise(0)
+            .sum()
+            .alias("premium_received"),
+            pl.when(pl.col("premium_c") < 0)
+            .then(ZERO - pl.col("premium_c"))
+            .otherwise(0)
+            .sum()
+            .alias("premium_paid"),
             pl.col("fee_c").sum().alias("trading_fees"),
         ),
-        declaration_fees.group_by("account_id").agg(pl.col("fee_c").sum().alias("declaration_fees")),
+        declaration_fees.group_by("account_id").agg(
+            pl.col("fee_c").sum().alias("declaration_fees")
+        ),
         margins.select("account_id", pl.col("margin_c").alias("margin")),
     ]
     accounts = pl.concat([p.select("account_id") for p in parts]).unique()
@@ -57,9 +77,16 @@ def funds(
         frame = frame.join(part, on="account_id", how="left")
     frame = frame.with_columns(pl.col([*FUNDS_CENTS, "margin"]).cast(pl.Int128).fill_null(0))
     balance = (
-        pl.col("balance_prev") + pl.col("deposits") - pl.col("withdrawals") + pl.col("total_mtm")
-        + pl.col("premium_received") - pl.col("premium_paid") + pl.col("exercise_cash")
-        - pl.col("trading_fees") - pl.col("declaration_fees") - pl.col("delivery_exercise_fees")
+        pl.col("balance_prev")
+        + pl.col("deposits")
+        - pl.col("withdrawals")
+        + pl.col("total_mtm")
+        + pl.col("premium_received")
+        - pl.col("premium_paid")
+        + pl.col("exercise_cash")
+        - pl.col("trading_fees")
+        - pl.col("declaration_fees")
+        - pl.col("delivery_exercise_fees")
     )
     frame = frame.with_columns(balance.alias("balance"))
     frame = frame.with_columns((pl.col("balance") - pl.col("margin")).alias("available"))

@@ -36,7 +36,9 @@ def instrument_table(reference: Reference, opening: Opening, day: date) -> pl.Da
         .join(finals, on="instrument_id", how="left")
         .join(underlyings, on="underlying", how="left")
         .with_columns(
-            pl.coalesce("opening_settle_u", units(pl.col("listing_price"), PRICE_SCALE)).alias("prev_settle_u"),
+            pl.coalesce("opening_settle_u", units(pl.col("listing_price"), PRICE_SCALE)).alias(
+                "prev_settle_u"
+            ),
             pl.col("opening_settle_u").is_null().alias("newly_listed"),
             (pl.col("last_trading_day") == day).alias("is_last_day"),
             (pl.col("last_trading_day") < day).alias("is_expired"),

@@ -24,16 +24,29 @@ def leg_money_terms(legs: pl.DataFrame) -> pl.DataFrame:
     pq = price * pl.col("qty").cast(pl.Int128)
     is_buy = pl.col("side") == "BUY"
     is_close = pl.col("offset") == "CLOSE"
-    close_value = pq - units(pl.col("fifo_open_cost"), PRICE_SCALE)  # p·q − cost of D opens consumed
+    close_value = pq - units(
+        pl.col("fifo_open_cost"), PRICE_SCALE
+    )  # p·q − cost of D opens consumed
     return legs.group_by(KEY).agg(
         pl.when(is_buy).then(pq).otherwise(0).sum().alias("buy_pq_u"),
         pl.when(~is_buy).then(pq).otherwise(0).sum().alias("sell_pq_u"),
         pl.when(is_buy).then(pl.col("qty")).otherwise(0).sum().cast(pl.Int128).alias("buy_q"),
         pl.when(~is_buy).then(pl.col("qty")).otherwise(0).sum().cast(pl.Int128).alias("sell_q"),
-        pl.when(is_close & ~is_buy).then(close_value).when(is_close & is_buy).then(pl.lit(0, pl.Int128) - close_value)
-        .otherwise(0).sum().alias("close_value_u"),
-        pl.when(is_close & ~is_buy).then(pl.col("fifo_prev_qty")).when(is_close & is_buy).then(-pl.col("fifo_prev_qty"))
-        .otherwise(0).sum().cast(pl.Int128).alias("close_prev_signed_q"),
+        pl.when(is_close & ~is_buy)
+        .then(close_value)
+        .when(is_close & is_buy)
+        .then(pl.lit(0, pl.Int128) - close_value)
+        .otherwise(0)
+        .sum()
+        .alias("close_value_u"),
+        pl.when(is_close & ~is_buy)
+        .then(pl.col("fifo_prev_qty"))
+        .when(is_close & is_buy)
+        .then(-pl.col("fifo_prev_qty"))
+        .otherwise(0)
+        .sum()
+        .cast(pl.Int128)
+        .alias("close_prev_signed_q"),
     )
 
 
@@ -42,17 +55,31 @@ def mark_to_market(positions: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     options rows get 0 (§9: options are not marked to market)."""
     terms = leg_money_terms(legs)
     frame = positions.join(terms, on=KEY, how="left").with_columns(
-        pl.col("buy_pq_u", "sell_pq_u", "buy_q", "sell_q", "close_value_u", "close_prev_signed_q").fill_null(0)
+        pl.col(
+            "buy_pq_u", "sell_pq_u", "buy_q", "sell_q", "close_value_u", "close_prev_signed_q"
+        ).fill_null(0)
     )
     s, s0, mult = pl.col("settle_u"), pl.col("prev_settle_u"), pl.col("mult")
     prev_net = (pl.col("short_qty_prev") - pl.col("long_qty_prev")).cast(pl.Int128)
     total = mult * (
-        pl.col("sell_pq_u") - s * pl.col("sell_q") + s * pl.col("buy_q") - pl.col("buy_pq_u") + (s0 - s) * prev_net
+        pl.col("sell_pq_u")
+        - s * pl.col("sell_q")
+        + s * pl.col("buy_q")
+        - pl.col("buy_pq_u")
+        + (s0 - s) * prev_net
     )
     close = mult * (pl.col("close_value_u") - s0 * pl.col("close_prev_signed_q"))
     futures = ~pl.col("is_option")
     frame = frame.with_columns(
-        pl.when(futures).then(rescale_half_up(total, PRICE_SCALE, MONEY_SCALE)).otherwise(0).alias("total_mtm_c"),
-        pl.when(futures).then(rescale_half_up(close, PRICE_SCALE, MONEY_SCALE)).otherwise(0).alias("close_pnl_c"),
+        pl.when(futures)
+        .then(rescale_half_up(total, PRICE_SCALE, MONEY_SCALE))
+        .otherwise(0)
+        .alias("total_mtm_c"),
+        pl.when(futures)
+        .then(rescale_half_up(close, PRICE_SCALE, MONEY_SCALE))
+        .otherwise(0)
+        .alias("close_pnl_c"),
     )
-    return frame.with_columns((pl.col("total_mtm_c") - pl.col("close_pnl_c")).alias("position_mtm_c"))
+    return frame.with_columns(
+        (pl.col("total_mtm_c") - pl.col("close_pnl_c")).alias("position_mtm_c")
+    )

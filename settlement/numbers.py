@@ -62,7 +62,8 @@ def money(value: Decimal) -> Decimal:
 
 def units(expr: pl.Expr, scale: int) -> pl.Expr:
     """A Decimal column as exact ``Int128`` units of 10**-scale (scale >= the column's scale)."""
-    return (expr.cast(pl.Decimal(38, scale)) * (10**scale)).cast(UNITS)
+    scaled: pl.Expr = expr.cast(pl.Decimal(38, scale)) * (10**scale)
+    return scaled.cast(UNITS)
 
 
 def from_units(expr: pl.Expr, scale: int) -> pl.Expr:

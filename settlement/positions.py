@@ -16,7 +16,12 @@ KEY = ["account_id", "instrument_id", "hedge_flag"]
 
 
 def _qty(side: str, offset: str) -> pl.Expr:
-    return pl.when((pl.col("side") == side) & (pl.col("offset") == offset)).then(pl.col("qty")).otherwise(0).sum()
+    return (
+        pl.when((pl.col("side") == side) & (pl.col("offset") == offset))
+        .then(pl.col("qty"))
+        .otherwise(0)
+        .sum()
+    )
 
 
 def leg_totals(legs: pl.DataFrame) -> pl.DataFrame:
@@ -37,7 +42,9 @@ def end_of_day_positions(opening_positions: pl.DataFrame, legs: pl.DataFrame) ->
     )
     totals = leg_totals(legs)
     frame = prev.join(totals, on=KEY, how="full", coalesce=True).with_columns(
-        pl.col("long_qty_prev", "short_qty_prev", "buy_open", "sell_open", "buy_close", "sell_close").fill_null(0)
+        pl.col(
+            "long_qty_prev", "short_qty_prev", "buy_open", "sell_open", "buy_close", "sell_close"
+        ).fill_null(0)
     )
     return frame.with_columns(
         (pl.col("long_qty_prev") + pl.col("buy_open") - pl.col("sell_close")).alias("long_qty"),
@@ -50,10 +57,15 @@ def position_breaks(legs: pl.DataFrame) -> list[Problem]:
     bad = legs.filter(pl.col("position_after") < 0).sort("seq", "leg_no")
     return [
         Problem(
-            "trades", f"seq={seq} {side} leg", f"{side.lower()}_offset",
-            f"{side} CLOSE of {qty} lots by {account} in {instrument} ({hedge}) exceeds the position by {-after}", "§5",
+            "trades",
+            f"seq={seq} {side} leg",
+            f"{side.lower()}_offset",
+            f"{side} CLOSE of {qty} lots by {account} in {instrument} ({hedge}) exceeds the position by {-after}",
+            "§5",
         )
         for seq, side, qty, account, instrument, hedge, after in bad.select(
             "seq", "side", "qty", "account_id", "instrument_id", "hedge_flag", "position_after"
-        ).head(200).iter_rows()
+        )
+        .head(200)
+        .iter_rows()
     ]

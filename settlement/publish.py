@@ -26,8 +26,11 @@ from .formats import csv_bytes
 
 MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
 CONTROL_TOTALS = {
-    "balance": ("funds", "balance"), "margin": ("funds", "margin"), "total_mtm": ("funds", "total_mtm"),
-    "trading_fees": ("funds", "trading_fees"), "declaration_fees": ("funds", "declaration_fees"),
+    "balance": ("funds", "balance"),
+    "margin": ("funds", "margin"),
+    "total_mtm": ("funds", "total_mtm"),
+    "trading_fees": ("funds", "trading_fees"),
+    "declaration_fees": ("funds", "declaration_fees"),
     "margin_call": ("funds", "margin_call"),
 }
 
@@ -55,23 +58,32 @@ def _closing_files(result: DayResult) -> dict[str, bytes]:
     }
 
 
-def render(result: DayResult, member_ids: list[str]) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+def render(
+    result: DayResult, member_ids: list[str]
+) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
     """All files of the version folder as bytes, and the control totals per member."""
     files: dict[str, bytes] = {
-        "exchange/settlement_prices.csv": csv_bytes(result.settlement_prices, file_spec("settlement_prices"))
+        "exchange/settlement_prices.csv": csv_bytes(
+            result.settlement_prices, file_spec("settlement_prices")
+        )
     }
     member_of = result.account_members
     tables = {
-        name: getattr(result, name).join(member_of, on="account_id", how="left") for name in MEMBER_FILES
+        name: getattr(result, name).join(member_of, on="account_id", how="left")
+        for name in MEMBER_FILES
     }
     totals: dict[str, dict[str, str]] = {}
     for member in member_ids:
-        mine = {name: frame.filter(pl.col("member_id") == member).drop("member_id") for name, frame in tables.items()}
+        mine = {
+            name: frame.filter(pl.col("member_id") == member).drop("member_id")
+            for name, frame in tables.items()
+        }
         for name, frame in mine.items():
             spec = file_spec(name)
             files[spec.path.format(member_id=member)] = csv_bytes(frame, spec)
         totals[member] = {
-            key: f"{Decimal(mine[table][column].sum() or 0):.2f}" for key, (table, column) in CONTROL_TOTALS.items()
+            key: f"{Decimal(mine[table][column].sum() or 0):.2f}"
+            for key, (table, column) in CONTROL_TOTALS.items()
         }
     files.update(_closing_files(result))
     return files, totals
@@ -81,13 +93,23 @@ def _rows(data: bytes) -> int:
     return max(0, data.count(b"\n") - 1)
 
 
-def manifest_for(result: DayResult, version: int, files: dict[str, bytes], totals: dict[str, dict[str, str]],
-                 lineage: dict[str, object]) -> dict[str, object]:
-    exchange = {key: f"{sum(Decimal(t[key]) for t in totals.values()):.2f}" for key in CONTROL_TOTALS}
+def manifest_for(
+    result: DayResult,
+    version: int,
+    files: dict[str, bytes],
+    totals: dict[str, dict[str, str]],
+    lineage: dict[str, object],
+) -> dict[str, object]:
+    exchange = {
+        key: f"{sum(Decimal(t[key]) for t in totals.values()):.2f}" for key in CONTROL_TOTALS
+    }
     return {
         "trading_day": result.day.isoformat(),
         "version": version,
-        "files": {path: {"sha256": sha256(data), "rows": _rows(data)} for path, data in sorted(files.items())},
+        "files": {
+            path: {"sha256": sha256(data), "rows": _rows(data)}
+            for path, data in sorted(files.items())
+        },
         "members": totals,
         "exchange": exchange,
         "lineage": lineage,
@@ -110,14 +132,24 @@ def verify_folder(folder: Path) -> None:
         for key, (_, column) in CONTROL_TOTALS.items():
             total = sum((Decimal(v) for v in funds[column].to_list()), Decimal("0"))
             if f"{total:.2f}" != totals[key]:
-                raise OSError(f"{folder}: member {member} control total {key} does not match its rows")
+                raise OSError(
+                    f"{folder}: member {member} control total {key} does not match its rows"
+                )
 
 
 def existing_versions(day_dir: Path) -> list[int]:
-    return sorted(int(p.name[1:]) for p in day_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit())
+    return sorted(
+        int(p.name[1:]) for p in day_dir.glob("v*") if p.is_dir() and p.name[1:].isdigit()
+    )
 
 
-def publish(result: DayResult, out: Path, member_ids: list[str], lineage: dict[str, object], reason: str = "") -> Publication:
+def publish(
+    result: DayResult,
+    out: Path,
+    member_ids: list[str],
+    lineage: dict[str, object],
+    reason: str = "",
+) -> Publication:
     day_dir = out / result.day.isoformat()
     day_dir.mkdir(parents=True, exist_ok=True)
     files, totals = render(result, member_ids)
@@ -126,7 +158,10 @@ def publish(result: DayResult, out: Path, member_ids: list[str], lineage: dict[s
         latest = day_dir / f"v{versions[-1]}"
         previous = json.loads((latest / "manifest.json").read_text())
         previous_hashes = {p: m["sha256"] for p, m in previous["files"].items()}
-        if previous_hashes == {p: sha256(d) for p, d in files.items()} and previous["lineage"] == lineage:
+        if (
+            previous_hashes == {p: sha256(d) for p, d in files.items()}
+            and previous["lineage"] == lineage
+        ):
             _point_latest(day_dir, latest.name)
             return Publication(latest, versions[-1], True, previous)
     version = (versions[-1] + 1) if versions else 1
@@ -139,7 +174,9 @@ def publish(result: DayResult, out: Path, member_ids: list[str], lineage: dict[s
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     if versions:
-        (tmp / "changes.json").write_bytes(_manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest)))
+        (tmp / "changes.json").write_bytes(
+            _manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))
+        )
     (tmp / "manifest.json").write_bytes(_manifest_bytes(manifest))
     verify_folder(tmp)
     final = day_dir / f"v{version}"
@@ -153,14 +190,22 @@ def _changes(previous_folder: Path, manifest: dict[str, object]) -> dict[str, ob
     previous = json.loads((previous_folder / "manifest.json").read_text())
     old, new = previous["files"], manifest["files"]
     assert isinstance(new, dict)
-    changed = sorted(p for p in set(old) | set(new) if old.get(p, {}).get("sha256") != new.get(p, {}).get("sha256"))
+    changed = sorted(
+        p
+        for p in set(old) | set(new)
+        if old.get(p, {}).get("sha256") != new.get(p, {}).get("sha256")
+    )
     per_member: dict[str, list[str]] = {}
     for path in changed:
         if path.startswith("members/"):
             _, member, name = path.split("/", 2)
             per_member.setdefault(member, []).append(name)
-    return {"from_version": previous["version"], "to_version": manifest["version"], "changed_files": changed,
-            "members": per_member}
+    return {
+        "from_version": previous["version"],
+        "to_version": manifest["version"],
+        "changed_files": changed,
+        "members": per_member,
+    }
 
 
 def _point_latest(day_dir: Path, name: str) -> None:

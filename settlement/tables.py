@@ -51,13 +51,18 @@ def _check_column(frame: pl.DataFrame, column: Column, source: str) -> list[Prob
         )
     elif column.enum_values:
         checks.append(
-            (~empty & ~values.is_in(list(column.enum_values)), f"is not one of {', '.join(column.enum_values)}")
+            (
+                ~empty & ~values.is_in(list(column.enum_values)),
+                f"is not one of {', '.join(column.enum_values)}",
+            )
         )
     problems: list[Problem] = []
     for condition, message in checks:
         bad = frame.filter(condition).select(LINE, column.name).head(MAX_PROBLEMS_PER_COLUMN)
         for line, value in bad.iter_rows():
-            problems.append(Problem(source, f"line {line}", column.name, f"value {value!r} {message}"))
+            empty = value is None or not str(value).strip()
+            text = "is empty" if empty else f"value {value!r} {message}"
+            problems.append(Problem(source, f"line {line}", column.name, text))
     return problems
 
 
@@ -89,7 +94,9 @@ def parse_text_frame(text_frame: pl.DataFrame, spec: FileSpec, source: str) -> p
     try:
         return text_frame.select(LINE, *(_cast(c) for c in spec.columns))
     except pl.exceptions.PolarsError as exc:  # e.g. 2026-02-30 passes the pattern
-        raise InputError([Problem(source, "some line", "?", f"cannot be converted: {exc}")]) from exc
+        raise InputError(
+            [Problem(source, "some line", "?", f"cannot be converted: {exc}")]
+        ) from exc
 
 
 def read_csv_table(path: Path, spec: FileSpec, source: str | None = None) -> pl.DataFrame:
@@ -100,7 +107,7 @@ def read_csv_table(path: Path, spec: FileSpec, source: str | None = None) -> pl.
             return empty_table(spec)
         raise InputError([Problem(source, "-", "-", "required file is missing")])
     try:
-        text = pl.read_csv(path, infer_schema=False, missing_utf8_is_empty_string=True)
+        text = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.NoDataError:
         raise InputError([Problem(source, "line 1 (header)", "-", "file is empty")]) from None
     except pl.exceptions.ComputeError as exc:

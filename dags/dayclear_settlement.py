@@ -1,0 +1,121 @@
+"""dayclear_settlement: the day's end-of-day settlement from the frozen pre-aggregates.
+
+check inputs -> check the stream's completeness proof -> settle (pure EOD) and publish atomically.
+A data problem (bad input, a break) fails at once with the list of problems; only infrastructure
+errors are retried, with exponential backoff. Paths come from the run's conf (``bundle``,
+``snapshot``, ``out``) or default under $DAYCLEAR_STATE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import dag, get_current_context, task
+
+EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+
+
+def _state() -> Path:
+    return Path(os.environ.get("DAYCLEAR_STATE", Path(__file__).resolve().parent.parent / ".state"))
+
+
+def _run_paths() -> tuple[date, Path, Path, Path]:
+    context = get_current_context()
+    conf = (context.get("dag_run").conf or {}) if context.get("dag_run") else {}
+    logical = context.get("logical_date")
+    day = (
+        date.fromisoformat(conf["day"])
+        if "day" in conf
+        else logical.in_timezone(EXCHANGE_TZ).date()
+    )
+    bundle = Path(conf.get("bundle", _state() / "bundles" / day.isoformat()))
+    snapshot = Path(conf.get("snapshot", _state() / "snapshots" / day.isoformat()))
+    out = Path(conf.get("out", _state() / "published"))
+    return day, bundle, snapshot, out
+
+
+@dag(
+    dag_id="dayclear_settlement",
+    schedule="30 15 * * 1-5",
+    start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["dayclear", "settlement"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+    },
+    doc_md=__doc__,
+)
+def dayclear_settlement() -> None:
+    @task
+    def check_inputs() -> dict[str, str]:
+        from dayclear.pipeline import load_inputs
+        from settlement.errors import DayclearError
+
+        day, bundle, _, _ = _run_paths()
+        try:
+            inputs = load_inputs(bundle, day)
+        except DayclearError as exc:
+            raise AirflowFailException(f"bad input for {day}: {exc}") from exc
+        return {"day": day.isoformat(), "accounts": str(inputs.reference.accounts.height)}
+
+    @task
+    def check_completeness() -> dict[str, object]:
+        day, _, snapshot, _ = _run_paths()
+        proof = snapshot / "completeness.json"
+        if not proof.exists():
+            raise AirflowFailException(
+                f"no completeness proof in {snapshot}: the stream has not closed {day}"
+            )
+        record = json.loads(proof.read_text())
+        if not record.get("complete") or record.get("trading_day") != day.isoformat():
+            raise AirflowFailException(
+                f"the snapshot of {day} is not complete: {json.dumps(record['topics'])}"
+            )
+        return {"trading_day": record["trading_day"], "end_offsets": record["end_offsets"]}
+
+    @task
+    def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
+        from dayclear.pipeline import (
+            bundle_fingerprint,
+            code_version,
+            load_inputs,
+            publish_result,
+            settle_snapshot,
+            summary,
+        )
+        from settlement.errors import DayclearError
+
+        day, bundle, snapshot, out = _run_paths()
+        inputs = load_inputs(bundle, day)
+        try:
+            result = settle_snapshot(bundle, day, snapshot, inputs)
+        except DayclearError as exc:
+            raise AirflowFailException(f"{day} cannot be settled: {exc}") from exc
+        lineage = {
+            "source": "kafka",
+            "end_offsets": proof["end_offsets"],
+            "inputs": {
+                k: v for k, v in bundle_fingerprint(bundle).items() if not k.startswith("events/")
+            },
+            "code_version": code_version(),
+        }
+        publication = publish_result(result, inputs, out, lineage)
+        print(summary(publication))
+        return {
+            "folder": str(publication.folder),
+            "version": publication.version,
+            "unchanged": publication.unchanged,
+        }
+
+    check_inputs() >> settle_and_publish(check_completeness())
+
+
+dayclear_settlement()

@@ -1,0 +1,105 @@
+"""``make demo``: the whole path once, on the embedded default.
+
+start Kafka -> simulate a trading day into Kafka (and its bundle of reference data and opening state)
+-> close: record the end offsets and run the Flink pre-aggregation job over the topics -> run the
+settlement DAG with ``airflow dags test`` -> print where the files are and a summary -> stop Kafka.
+The demo resets the local broker's data so that a second run starts from the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from . import kafka_broker
+from .airflow_env import airflow_env
+from .close import close_day
+from .kafka_io import produce_bundle
+from .paths import ROOT, state_dir
+from .simulator import SimulationConfig, simulate
+
+
+def _step(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
+
+
+def run_airflow(*args: str, log: Path) -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    with log.open("a") as handle:
+        done = subprocess.run(
+            [str(airflow), *args],
+            env=airflow_env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-30:])
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed; log {log}:\n{tail}")
+
+
+def settle_with_airflow(day: date, bundle: Path, snapshot: Path, out: Path, log: Path) -> None:
+    run_airflow("db", "migrate", log=log)
+    run_airflow("dags", "reserialize", log=log)
+    conf = json.dumps(
+        {"day": day.isoformat(), "bundle": str(bundle), "snapshot": str(snapshot), "out": str(out)}
+    )
+    run_airflow("dags", "test", "dayclear_settlement", day.isoformat(), "-c", conf, log=log)
+
+
+def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
+    state = state_dir()
+    bundle, snapshot, out = (
+        state / "bundles" / day.isoformat(),
+        state / "snapshots" / day.isoformat(),
+        state / "published",
+    )
+    log = state / "demo.log"
+    log.write_text("")
+    kafka_broker.stop()
+    shutil.rmtree(state / "kafka" / "data", ignore_errors=True)
+    try:
+        _step("starting the embedded Kafka broker (KRaft, single node)")
+        broker = kafka_broker.start()
+        kafka_broker.create_topics(broker.bootstrap)
+        print(f"    broker at {broker.bootstrap}")
+
+        _step(f"simulating trading day {day} ({accounts} accounts, {trades} trades) into Kafka")
+        shutil.rmtree(bundle, ignore_errors=True)
+        counts = simulate(SimulationConfig(day=day, accounts=accounts, trades=trades), bundle)
+        produced = produce_bundle(bundle, broker.bootstrap, day)
+        print(f"    generated {counts}; produced {produced}")
+
+        _step("closing the day: end offsets recorded, Flink pre-aggregation job over the topics")
+        record = close_day(bundle, day, broker.bootstrap, snapshot)
+        print(f"    snapshot {snapshot}  complete={record['complete']}")
+        if not record["complete"]:
+            print(json.dumps(record["topics"], indent=1))
+            return 3
+
+        _step("running the settlement DAG (airflow dags test dayclear_settlement)")
+        settle_with_airflow(day, bundle, snapshot, out, log)
+
+        latest = (out / day.isoformat() / "LATEST").read_text().strip()
+        folder = out / day.isoformat() / latest
+        manifest = json.loads((folder / "manifest.json").read_text())
+        files = manifest["files"]
+        accounts_settled = sum(m["rows"] for p, m in files.items() if p.endswith("/funds.csv"))
+        margin_calls = sum(m["rows"] for p, m in files.items() if p.endswith("/margin_calls.csv"))
+        _step("published")
+        print(f"    folder:           {folder}")
+        print(f"    exchange prices:  {folder / 'exchange' / 'settlement_prices.csv'}")
+        print(f"    member files:     {folder / 'members'}/<member_id>/")
+        print(f"    accounts settled: {accounts_settled}")
+        print(f"    margin calls:     {margin_calls}")
+        for key, value in manifest["exchange"].items():
+            print(f"    exchange {key + ':':18} {value}")
+        print(f"    logs:             {log}")
+        return 0
+    finally:
+        _step("stopping the Kafka broker")
+        kafka_broker.stop()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_dayclear(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real ``dayclear`` command line in a child process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dayclear.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"dayclear {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real single-node KRaft broker for the session, on its own port and state folder."""
+    import os
+
+    state = tmp_path_factory.mktemp("kafka-state")
+    os.environ["DAYCLEAR_STATE"] = str(state)
+    os.environ["DAYCLEAR_KAFKA_PORT"] = "19192"
+    from dayclear import kafka_broker
+
+    broker = kafka_broker.start()
+    kafka_broker.create_topics(broker.bootstrap)
+    yield broker
+    kafka_broker.stop()
