@@ -384,12 +384,16 @@ class Simulator:
                 )
             return oid
 
-        times = sorted(rng.randrange(0, session_length_micros("INDEX")) for _ in range(c.trades))
-        for t in times:
-            ins = rng.choices(tradable, weights)[0]
+        picks = [rng.choices(tradable, weights)[0] for _ in range(c.trades)]
+        schedule = sorted(
+            (
+                (rng.randrange(0, session_length_micros(ins.product.session)), n, ins)
+                for n, ins in enumerate(picks)
+            ),
+            key=lambda x: (x[0], x[1]),
+        )
+        for t, _, ins in schedule:
             p = ins.product
-            if p.session == "BOND" and rng.random() < 0.06:
-                t += rng.randrange(0, 15 * 60 * 1_000_000)  # the bond session's last quarter hour
             lo, hi = self._limits(ins)
             price = min(hi, max(lo, last[ins.instrument_id] + p.tick * rng.randint(-3, 3)))
             last[ins.instrument_id] = price

@@ -1,0 +1,226 @@
+"""A simulated day through the real services: Kafka broker -> Flink job (Kafka SQL connector) ->
+the settlement DAG under ``airflow dags test`` -> published files. Checked against expectations
+computed here independently from the raw events, and against SETTLEMENT_RULES §12."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP
+from decimal import Decimal as D
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dayclear.close import close_day
+from dayclear.demo import settle_with_airflow
+from dayclear.kafka_io import produce_bundle
+from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
+from dayclear.simulator import SimulationConfig, simulate
+from settlement.aggregates import read_aggregates
+
+pytestmark = pytest.mark.slow
+DAY = date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def settled(kafka, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("day")
+    bundle, snapshot, out = root / "bundle", root / "snapshot", root / "out"
+    simulate(SimulationConfig(day=DAY, accounts=400, members=20, trades=1500, seed=11), bundle)
+    produce_bundle(bundle, kafka.bootstrap, DAY)
+    record = close_day(bundle, DAY, kafka.bootstrap, snapshot)
+    assert record["complete"], record
+    settle_with_airflow(DAY, bundle, snapshot, out, root / "airflow.log")
+    folder = out / DAY.isoformat() / (out / DAY.isoformat() / "LATEST").read_text().strip()
+    return {"bundle": bundle, "snapshot": snapshot, "folder": folder, "root": root}
+
+
+def _rows(folder: Path, name: str) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted((folder / "members").glob(f"*/{name}.csv")):
+        rows += list(csv.DictReader(path.open()))
+    return rows
+
+
+def test_stream_aggregates_equal_batch_aggregates(settled: dict[str, Path]) -> None:
+    """The Kafka-fed job and the file-fed job over the same events give the same aggregates."""
+    staging, batch = settled["root"] / "batch-staging", settled["root"] / "batch-snapshot"
+    stage_bundle(settled["bundle"], DAY, staging, load_inputs(settled["bundle"], DAY))
+    run_preaggregation(staging, batch)
+    streamed, batched = read_aggregates(settled["snapshot"]), read_aggregates(batch)
+    for name in (
+        "legs",
+        "instrument_minutes",
+        "instrument_day",
+        "declarations",
+        "funds",
+        "control",
+    ):
+        a, b = getattr(streamed, name).drop("_line"), getattr(batched, name).drop("_line")
+        assert a.sort(a.columns).equals(b.sort(b.columns)), name
+
+
+def test_matchings_equal_a_sequential_walk(settled: dict[str, Path]) -> None:
+    """§5.1 close-today-first and FIFO, recomputed here by walking the legs in seq order."""
+    opening = {
+        (r["account_id"], r["instrument_id"], r["hedge_flag"]): (
+            int(r["long_qty"]),
+            int(r["short_qty"]),
+        )
+        for r in csv.DictReader((settled["bundle"] / "opening" / "positions.csv").open())
+    }
+    state: dict[tuple[str, ...], dict[str, object]] = {}
+    expected = {}
+    for t in csv.DictReader((settled["bundle"] / "events" / "trades.csv").open()):
+        for leg_no, side in enumerate(("buy", "sell")):
+            account, offset, hedge = (
+                t[f"{side}_account_id"],
+                t[f"{side}_offset"],
+                t[f"{side}_hedge_flag"],
+            )
+            long_side = (side == "buy") == (offset == "OPEN")
+            key = (account, t["instrument_id"], hedge, "L" if long_side else "S")
+            prev = opening.get(key[:3], (0, 0))[0 if long_side else 1]
+            s = state.setdefault(key, {"prev": prev, "lots": [], "today": 0, "pos": prev})
+            q, p = int(t["qty"]), D(t["price"])
+            if offset == "OPEN":
+                s["lots"].append([p, q])
+                s["today"] += q
+                s["pos"] += q  # type: ignore[attr-defined,operator]
+                expected[(int(t["seq"]), leg_no)] = (0, 0, D(0), s["pos"])
+                continue
+            ctq = min(q, s["today"])
+            s["today"] -= ctq  # type: ignore[call-overload,operator]
+            from_prev = min(q, s["prev"])
+            s["prev"] -= from_prev  # type: ignore[call-overload,operator]
+            rest, cost = q - from_prev, D(0)
+            while rest:
+                lot = s["lots"][0]  # type: ignore[index]
+                take = min(rest, lot[1])
+                cost += lot[0] * take
+                lot[1] -= take
+                rest -= take
+                if lot[1] == 0:
+                    s["lots"].pop(0)  # type: ignore[attr-defined]
+            s["pos"] -= q  # type: ignore[operator]
+            expected[(int(t["seq"]), leg_no)] = (ctq, from_prev, cost, s["pos"])
+    legs = read_aggregates(settled["snapshot"]).legs
+    got = {
+        (r[0], r[1]): (r[2], r[3], r[4], r[5])
+        for r in legs.select(
+            "seq", "leg_no", "close_today_qty", "fifo_prev_qty", "fifo_open_cost", "position_after"
+        ).iter_rows()
+    }
+    assert got == expected
+    assert sum(1 for v in expected.values() if v[0] > 0) > 0, (
+        "the day should exercise close-today matching"
+    )
+
+
+def _trading_seconds(ts: str) -> D:
+    t = datetime.fromisoformat(ts)
+    secs = D(t.hour * 3600 + t.minute * 60 + t.second) + D(t.microsecond) / 10**6
+    return secs - 34200 if secs <= 41400 else secs - 46800 + 7200
+
+
+def test_settlement_prices_follow_section_3(settled: dict[str, Path]) -> None:
+    """§3 recomputed from the raw trades: VWAP of the first 60-trading-minute window (counted back from
+    the close) holding a trade, or the day's VWAP when the last trade came within the first hour."""
+    products = {
+        r["product"]: r
+        for r in csv.DictReader((settled["bundle"] / "reference" / "products.csv").open())
+    }
+    product_of = {
+        r["instrument_id"]: r["product"]
+        for r in csv.DictReader((settled["bundle"] / "reference" / "instruments.csv").open())
+    }
+    trades: dict[str, list[tuple[D, D, int]]] = defaultdict(list)
+    for t in csv.DictReader((settled["bundle"] / "events" / "trades.csv").open()):
+        trades[t["instrument_id"]].append((_trading_seconds(t["ts"]), D(t["price"]), int(t["qty"])))
+    published = {
+        r["instrument_id"]: r
+        for r in csv.DictReader((settled["folder"] / "exchange" / "settlement_prices.csv").open())
+    }
+    checked = 0
+    for instrument, rows in trades.items():
+        product = products[product_of[instrument]]
+        close = D(14400 if product["session"] == "INDEX" else 15300)
+        dp = D(1).scaleb(-int(product["settle_decimals"]))
+        if max(r[0] for r in rows) < 3600:
+            chosen, source = rows, "VWAP_DAY"
+        else:
+            window = 1
+            while True:
+                lo, hi = close - 3600 * window, close - 3600 * (window - 1)
+                chosen = [r for r in rows if lo <= r[0] < hi or (window == 1 and r[0] == close)]
+                if chosen:
+                    break
+                window += 1
+            source = "VWAP_LAST_HOUR" if window == 1 else "VWAP_EARLIER_WINDOW"
+        vwap = (sum(p * q for _, p, q in chosen) / sum(q for *_, q in chosen)).quantize(
+            dp, rounding=ROUND_HALF_UP
+        )
+        row = published[instrument]
+        if row["price_source"] == "FINAL":
+            continue
+        assert (D(row["settle_price"]), row["price_source"]) == (vwap, source), instrument
+        checked += 1
+    assert checked > 10
+
+
+def test_section_12_invariants_on_published_files(settled: dict[str, Path]) -> None:
+    folder = settled["folder"]
+    positions = _rows(folder, "positions")
+    long_, short, mtm = defaultdict(int), defaultdict(int), defaultdict(D)
+    for r in positions:
+        long_[r["instrument_id"]] += int(r["long_qty"])
+        short[r["instrument_id"]] += int(r["short_qty"])
+        mtm[r["instrument_id"]] += D(r["total_mtm"])
+        assert D(r["close_pnl"]) + D(r["position_mtm"]) == D(r["total_mtm"])
+        assert int(r["long_qty"]) >= 0 and int(r["short_qty"]) >= 0
+    assert dict(long_) == dict(short), "open interest must balance per instrument"
+    assert all(v == 0 for v in mtm.values()), "futures MTM is zero-sum per instrument"
+    prices = list(csv.DictReader((folder / "exchange" / "settlement_prices.csv").open()))
+    for p in prices:
+        assert int(p["open_interest"]) == long_.get(p["instrument_id"], 0)
+        if p["price_source"] != "FINAL":
+            assert D(p["limit_down"]) <= D(p["settle_price"]) <= D(p["limit_up"]), p
+    for f in _rows(folder, "funds"):
+        balance = (
+            D(f["balance_prev"])
+            + D(f["deposits"])
+            - D(f["withdrawals"])
+            + D(f["total_mtm"])
+            + D(f["premium_received"])
+            - D(f["premium_paid"])
+            + D(f["exercise_cash"])
+            - D(f["trading_fees"])
+            - D(f["declaration_fees"])
+            - D(f["delivery_exercise_fees"])
+        )
+        assert balance == D(f["balance"]), f["account_id"]
+        assert D(f["available"]) == D(f["balance"]) - D(f["margin"])
+        assert D(f["margin_call"]) == max(D(0), -D(f["available"]))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for member, totals in manifest["members"].items():
+        rows = list(csv.DictReader((folder / "members" / member / "funds.csv").open()))
+        for key in (
+            "balance",
+            "margin",
+            "total_mtm",
+            "trading_fees",
+            "declaration_fees",
+            "margin_call",
+        ):
+            assert D(totals[key]) == sum((D(r[key]) for r in rows), D(0))
+    for key, value in manifest["exchange"].items():
+        assert D(value) == sum(D(t[key]) for t in manifest["members"].values())
+    declared = _rows(folder, "declaration_fees")
+    assert any(D(r["fee"]) > 0 for r in declared), (
+        "the simulated day should charge declaration fees"
+    )
+    assert manifest["lineage"]["source"] == "kafka"
