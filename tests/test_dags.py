@@ -17,5 +17,9 @@ def test_dag_folder_imports(tmp_path: Path) -> None:
     assert set(bag.dags) == {"dayclear_settlement"}
     dag = bag.dags["dayclear_settlement"]
     assert set(dag.tags) == {"dayclear", "settlement"}
-    assert {t.task_id for t in dag.tasks} == {"check_inputs", "check_completeness", "settle_and_publish"}
+    assert {t.task_id for t in dag.tasks} == {
+        "check_inputs",
+        "check_completeness",
+        "settle_and_publish",
+    }
     assert dag.max_active_runs == 1

@@ -15,8 +15,16 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def test_services_of_the_production_topology() -> None:
     services = _compose()["services"]
-    assert {"kafka", "flink-jobmanager", "flink-taskmanager", "postgres", "airflow-init", "airflow-apiserver",
-            "airflow-scheduler", "airflow-dag-processor"} <= set(services)
+    assert {
+        "kafka",
+        "flink-jobmanager",
+        "flink-taskmanager",
+        "postgres",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+    } <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert "broker,controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
 
@@ -31,7 +39,9 @@ def test_every_service_is_runnable_and_dependencies_exist() -> None:
             assert dependency in services, f"{name} depends on unknown {dependency}"
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
-            assert source.startswith((".", "/")) or source in declared_volumes, f"{name}: undeclared volume {source}"
+            assert source.startswith((".", "/")) or source in declared_volumes, (
+                f"{name}: undeclared volume {source}"
+            )
     published = [p.split(":")[0] for s in services.values() for p in s.get("ports", [])]
     assert len(published) == len(set(published)), "host ports must not clash"
 

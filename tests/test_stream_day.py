@@ -12,7 +12,6 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from dayclear.close import close_day
