@@ -60,9 +60,9 @@ def _check_column(frame: pl.DataFrame, column: Column, source: str) -> list[Prob
     for condition, message in checks:
         bad = frame.filter(condition).select(LINE, column.name).head(MAX_PROBLEMS_PER_COLUMN)
         for line, value in bad.iter_rows():
-            empty = value is None or not str(value).strip()
-            text = "is empty" if empty else f"value {value!r} {message}"
-            problems.append(Problem(source, f"line {line}", column.name, text))
+            blank = value is None or not str(value).strip()
+            detail = "is empty" if blank else f"value {value!r} {message}"
+            problems.append(Problem(source, f"line {line}", column.name, detail))
     return problems
 
 
