@@ -52,9 +52,16 @@ def text_table(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+def sorted_by_spec(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+    """The DATA_CONTRACT sort order of the file, so reruns give byte-identical files."""
+    return frame.sort(list(spec.sort_by), maintain_order=True) if spec.sort_by else frame
+
+
+def text_csv_bytes(text: pl.DataFrame) -> bytes:
+    """CSV bytes of an already formatted text table: ``\n`` line ends, empty for missing."""
+    csv = text.write_csv(line_terminator="\n", quote_style="necessary", null_value="")
+    return csv.encode("utf-8")
+
+
 def csv_bytes(frame: pl.DataFrame, spec: FileSpec) -> bytes:
-    ordered = frame.sort(list(spec.sort_by)) if spec.sort_by else frame
-    text = text_table(ordered, spec).write_csv(
-        line_terminator="\n", quote_style="necessary", null_value=""
-    )
-    return text.encode("utf-8")
+    return text_csv_bytes(text_table(sorted_by_spec(frame, spec), spec))

@@ -22,7 +22,7 @@ import polars as pl
 from schemas.registry import file_spec
 
 from .eod import DayResult
-from .formats import csv_bytes
+from .formats import csv_bytes, sorted_by_spec, text_csv_bytes, text_table
 
 MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
 CONTROL_TOTALS = {
@@ -68,23 +68,28 @@ def render(
         )
     }
     member_of = result.account_members
-    tables = {
-        name: getattr(result, name).join(member_of, on="account_id", how="left")
-        for name in MEMBER_FILES
-    }
-    totals: dict[str, dict[str, str]] = {}
-    for member in member_ids:
-        mine = {
-            name: frame.filter(pl.col("member_id") == member).drop("member_id")
-            for name, frame in tables.items()
-        }
-        for name, frame in mine.items():
-            spec = file_spec(name)
-            files[spec.path.format(member_id=member)] = csv_bytes(frame, spec)
-        totals[member] = {
-            key: f"{Decimal(mine[table][column].sum() or 0):.2f}"
-            for key, (table, column) in CONTROL_TOTALS.items()
-        }
+    totals: dict[str, dict[str, str]] = {m: {} for m in member_ids}
+    for name in MEMBER_FILES:
+        spec = file_spec(name)
+        typed = sorted_by_spec(
+            getattr(result, name).join(member_of, on="account_id", how="left"), spec
+        )
+        text = text_table(typed, spec).with_columns(typed["member_id"])
+        parts = text.partition_by("member_id", as_dict=True, include_key=False, maintain_order=True)
+        empty = text.clear().drop("member_id")
+        for member in member_ids:
+            files[spec.path.format(member_id=member)] = text_csv_bytes(parts.get((member,), empty))
+        if name == "funds":
+            sums = typed.group_by("member_id").agg(
+                pl.col(c).sum() for _, c in CONTROL_TOTALS.values()
+            )
+            by_member = {row["member_id"]: row for row in sums.iter_rows(named=True)}
+            for member in member_ids:
+                row = by_member.get(member, {})
+                totals[member] = {
+                    key: f"{Decimal(row.get(column) or 0):.2f}"
+                    for key, (_, column) in CONTROL_TOTALS.items()
+                }
     files.update(_closing_files(result))
     return files, totals
 
