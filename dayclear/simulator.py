@@ -61,10 +61,44 @@ def _on_tick(value: Decimal, tick: Decimal, rounding: str = ROUND_FLOOR) -> Deci
     return (value / tick).to_integral_value(rounding=rounding) * tick
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """The closing state of the previous simulated day: what day D+1 opens with."""
+
+    positions: dict[tuple[str, str, str], list[int]]
+    balances: dict[str, str]
+    settle_prices: dict[str, Decimal]
+    underlying_close: dict[str, Decimal]
+
+
+def load_continuation(previous_bundle: Path, published_day: Path) -> Continuation:
+    """Read D's published ``closing/`` folder and D's underlying closes from its bundle."""
+    closing = published_day / "closing"
+    with (closing / "positions.csv").open() as f:
+        positions = {
+            (r["account_id"], r["instrument_id"], r["hedge_flag"]): [
+                int(r["long_qty"]),
+                int(r["short_qty"]),
+            ]
+            for r in csv.DictReader(f)
+        }
+    with (closing / "balances.csv").open() as f:
+        balances = {r["account_id"]: r["balance"] for r in csv.DictReader(f)}
+    with (closing / "settlement_prices.csv").open() as f:
+        prices = {r["instrument_id"]: D(r["settle_price"]) for r in csv.DictReader(f)}
+    with (previous_bundle / "reference" / "underlyings.csv").open() as f:
+        closes = {r["underlying"]: D(r["close"]) for r in csv.DictReader(f)}
+    return Continuation(positions, balances, prices, closes)
+
+
 class Simulator:
-    def __init__(self, config: SimulationConfig):
+    def __init__(self, config: SimulationConfig, previous: Continuation | None = None):
         self.c = config
+        self.previous = previous
         self.rng = random.Random(config.seed * 1_000_003 + config.day.toordinal())
+        accounts_rng = random.Random(
+            config.seed
+        )  # account attributes do not change from day to day
         self.holidays = {date.fromisoformat(d) for d in HOLIDAYS}
         self.instruments = listed_instruments(config.day, self.holidays)
         self.members = [f"M{i:03d}" for i in range(1, config.members + 1)]
@@ -72,16 +106,23 @@ class Simulator:
         self.member_of = {
             a: self.members[i % len(self.members)] for i, a in enumerate(self.accounts)
         }
-        self.hedger = {a: self.rng.random() < 0.1 for a in self.accounts}
+        self.hedger = {a: accounts_rng.random() < 0.1 for a in self.accounts}
         self.underlying = {
             u: (base * (1 + D(self.rng.randint(-150, 150)) / 10000)).quantize(D("0.01"))
             for u, base in UNDERLYING_BASE.items()
         }
+        if previous:
+            self.underlying.update(previous.underlying_close)
         self.underlying_close = {
             u: (v * (1 + D(self.rng.randint(-120, 120)) / 10000)).quantize(D("0.01"))
             for u, v in self.underlying.items()
         }
-        self.prev_settle = {i.instrument_id: self._initial_price(i) for i in self.instruments}
+        self.listing_price = {i.instrument_id: self._initial_price(i) for i in self.instruments}
+        carried = previous.settle_prices if previous else self.listing_price
+        self.prev_settle = {
+            i.instrument_id: carried.get(i.instrument_id, self.listing_price[i.instrument_id])
+            for i in self.instruments
+        }
 
     # --- reference -----------------------------------------------------------------------------
     def _initial_price(self, ins: Instrument) -> Decimal:
@@ -177,7 +218,7 @@ class Simulator:
                     i.instrument_id,
                     i.product.product,
                     i.last_trading_day.isoformat(),
-                    _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals),
+                    _fmt(self.listing_price[i.instrument_id], i.product.settle_decimals),
                     i.option_type,
                     None if i.strike is None else f"{i.strike:f}",
                 ]
@@ -238,6 +279,9 @@ class Simulator:
 
     # --- opening state --------------------------------------------------------------------------
     def opening_positions(self) -> dict[tuple[str, str, str], list[int]]:
+        if self.previous:
+            listed = {i.instrument_id for i in self.instruments}
+            return {k: list(v) for k, v in self.previous.positions.items() if k[1] in listed}
         positions: dict[tuple[str, str, str], list[int]] = {}
         for ins in self.instruments:
             if self.rng.random() < 0.3:
@@ -260,25 +304,11 @@ class Simulator:
             ["account_id", "instrument_id", "hedge_flag", "long_qty", "short_qty"],
             [[a, i, h, lq, sq] for (a, i, h), (lq, sq) in sorted(positions.items())],
         )
-        _write(
-            op / "balances.csv",
-            ["account_id", "balance"],
-            [
-                [
-                    a,
-                    _fmt(
-                        D(
-                            self.rng.choice(
-                                [200_000] + [2_000_000, 8_000_000, 20_000_000, 50_000_000] * 5
-                            )
-                        )
-                        + D(self.rng.randint(0, 99_999_99)) / 100,
-                        2,
-                    ),
-                ]
-                for a in self.accounts
-            ],
-        )
+        if self.previous:
+            balances = sorted(self.previous.balances.items())
+        else:
+            balances = [(a, self._initial_balance()) for a in self.accounts]
+        _write(op / "balances.csv", ["account_id", "balance"], [[a, b] for a, b in balances])
         _write(
             op / "settlement_prices.csv",
             ["instrument_id", "settle_price"],
@@ -288,8 +318,13 @@ class Simulator:
                     _fmt(self.prev_settle[i.instrument_id], i.product.settle_decimals),
                 ]
                 for i in sorted(self.instruments, key=lambda i: i.instrument_id)
+                if not self.previous or i.instrument_id in self.previous.settle_prices
             ],
         )
+
+    def _initial_balance(self) -> str:
+        tier = self.rng.choice([200_000] + [2_000_000, 8_000_000, 20_000_000, 50_000_000] * 5)
+        return _fmt(D(tier) + D(self.rng.randint(0, 99_999_99)) / 100, 2)
 
     # --- events ---------------------------------------------------------------------------------
     def _limits(self, ins: Instrument) -> tuple[Decimal, Decimal]:
@@ -532,9 +567,15 @@ class Simulator:
         return {"orders": len(orders), "trades": len(trades), "fund_movements": len(moves)}
 
 
-def simulate(config: SimulationConfig, bundle: Path) -> dict[str, int]:
-    """Write a whole day bundle for ``config.day`` into ``bundle``; returns the event counts."""
-    sim = Simulator(config)
+def simulate(
+    config: SimulationConfig, bundle: Path, previous: Continuation | None = None
+) -> dict[str, int]:
+    """Write a whole day bundle for ``config.day`` into ``bundle``; returns the event counts.
+
+    With ``previous`` (the closing state of the previous day, :func:`load_continuation`) the day opens
+    with its positions, balances, settlement prices and underlying closes; instruments listed since
+    have no previous settlement price and open from their listing price (SETTLEMENT_RULES §3.5)."""
+    sim = Simulator(config, previous)
     sim.write_reference(bundle)
     positions = sim.opening_positions()
     sim.write_opening(bundle, positions)
