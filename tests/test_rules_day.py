@@ -1,0 +1,246 @@
+"""A hand-built day through the pure end of day (settle_day), with aggregates written by hand, for
+the §3 fallbacks and §9 expiry. 2026-11-23; underlying UX closed at 4000.00 yesterday, 4012.00 today.
+
+Futures XF (mult 300, tick 0.2, 10% limits), YF (tight prices), ZF (no trades at all); options XO on UX.
+Only XF2612 (prev 4000.0) trades in futures: 1 lot @4012.4 at 14:30, so its change is +12.4.
+  XF2612  VWAP_LAST_HOUR 4012.4
+  XF2701  BENCHMARK (nearest traded LTD: XF2612): 4010.0 + 12.4 = 4022.4
+  XF2706  newly listed, listing price 4100.0 stands in for prev_settle: BENCHMARK 4112.4
+  XF2611  last trading day: FINAL 3995.37 (unrounded, more places than settle_decimals)
+  YF2612  prev 100.0 trades @109.8 (within 110.0): VWAP 109.8, change +9.8
+  YF2703  prev 90.0 + 9.8 = 99.8 > limit up 99.0: clamped, BENCHMARK 99.0
+  ZF2612  no instrument of ZF traded: PREVIOUS 250.0
+  XO2612-C-4000  trades 1 @52.0: VWAP 52.0;  XO2612-P-3900 no trade: PREVIOUS 31.0
+  XO2611-P-4100  last trading day, U_final 4012.00: FINAL max(4100 − 4012, 0) = 88.0
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import polars as pl
+
+from settlement.aggregates import Aggregates
+from settlement.bundle import load_opening, load_reference
+from settlement.eod import settle_day
+from tests.daybuilder import Day
+from tests.frames import leg, table
+
+DAY = date(2026, 11, 23)
+
+
+def _future(product: str) -> list[object]:
+    return [
+        product,
+        "INDEX_FUTURE",
+        "UX",
+        300,
+        "0.2",
+        1,
+        "0.10",
+        "IDX",
+        "INDEX",
+        "RATIO",
+        "0",
+        "0",
+        "0",
+        "RATIO",
+        "0.0001",
+        "0.00",
+        "NONE",
+        "2",
+        None,
+        None,
+    ]
+
+
+def _bundle(tmp_path: Path) -> Path:
+    futures = {
+        "XF2612": ("2026-12-18", "4000.0"),
+        "XF2701": ("2027-01-15", "4010.0"),
+        "XF2611": ("2026-11-23", "3990.0"),
+        "XF2706": ("2027-06-18", None),
+        "YF2612": ("2026-12-18", "100.0"),
+        "YF2703": ("2027-03-19", "90.0"),
+        "ZF2612": ("2026-12-18", "250.0"),
+    }
+    options = {
+        "XO2612-C-4000": ("2026-12-18", "C", "4000", "50.0"),
+        "XO2612-P-3900": ("2026-12-18", "P", "3900", "31.0"),
+        "XO2611-P-4100": ("2026-11-23", "P", "4100", "120.0"),
+    }
+    day = Day(
+        day=DAY.isoformat(),
+        products=[
+            _future("XF"),
+            _future("YF"),
+            _future("ZF"),
+            [
+                "XO",
+                "INDEX_OPTION",
+                "UX",
+                100,
+                "0.2",
+                1,
+                "0.10",
+                None,
+                "INDEX",
+                "PER_LOT",
+                "0",
+                "0",
+                "0",
+                "PER_LOT",
+                "0",
+                "2.00",
+                "NONE",
+                "2",
+                "0.1",
+                "0.5",
+            ],
+        ],
+        instruments=[
+            [i, i[:2], ltd, "4100.0" if i == "XF2706" else (p or "1.0"), None, None]
+            for i, (ltd, p) in futures.items()
+        ]
+        + [[i, "XO", ltd, p, cp, k] for i, (ltd, cp, k, p) in options.items()],
+        margin_rates=[[i, h, "0.10", "0.10"] for i in futures for h in ("SPEC", "HEDGE")],
+        accounts=[("A", "M1"), ("B", "M1"), ("C", "M2"), ("D", "M2")],
+        prev_settle={i: p for i, (_, p) in futures.items() if p}
+        | {i: p for i, (_, _, _, p) in options.items()},
+        positions=[
+            ["A", "XF2611", "SPEC", 3, 0],
+            ["B", "XF2611", "SPEC", 0, 3],
+            ["C", "XO2611-P-4100", "SPEC", 2, 0],
+            ["D", "XO2611-P-4100", "SPEC", 0, 2],
+        ],
+        balances={"A": "1000000.00", "B": "1000000.00", "C": "1000000.00", "D": "1000000.00"},
+        underlyings=[[DAY.isoformat(), "UX", "4000.00", "4012.00"]],
+        finals=[["XF2611", "3995.37"], ["XO2611-P-4100", "4012.00"]],
+    )
+    return day.write(tmp_path / "bundle")
+
+
+def _aggregates() -> Aggregates:
+    legs = table(
+        "agg_legs",
+        [
+            leg(1, "BUY", "OPEN", "4012.4", 1, account="A", instrument="XF2612", after=1),
+            leg(1, "SELL", "OPEN", "4012.4", 1, account="B", instrument="XF2612", after=1),
+            leg(2, "BUY", "OPEN", "109.8", 1, account="A", instrument="YF2612", after=1),
+            leg(2, "SELL", "OPEN", "109.8", 1, account="B", instrument="YF2612", after=1),
+            leg(3, "BUY", "OPEN", "52.0", 1, account="C", instrument="XO2612-C-4000", after=1),
+            leg(3, "SELL", "OPEN", "52.0", 1, account="D", instrument="XO2612-C-4000", after=1),
+        ],
+    )
+    minutes = table(
+        "agg_instrument_minutes",
+        [
+            {"instrument_id": i, "minute": 210, "trades": 1, "qty": 1, "pq": p}
+            for i, p in (("XF2612", "4012.4"), ("YF2612", "109.8"), ("XO2612-C-4000", "52.0"))
+        ],
+    )
+    days = table(
+        "agg_instrument_day",
+        [
+            {
+                "instrument_id": i,
+                "trades": 1,
+                "volume": 1,
+                "pq": p,
+                "open": p,
+                "high": p,
+                "low": p,
+                "close": p,
+                "first_seq": n,
+                "last_seq": n,
+                "last_trade_micros": 210 * 60_000_000,
+            }
+            for n, (i, p) in enumerate(
+                (("XF2612", "4012.4"), ("YF2612", "109.8"), ("XO2612-C-4000", "52.0")), 1
+            )
+        ],
+    )
+    return Aggregates(
+        legs,
+        minutes,
+        days,
+        table("agg_declarations", []),
+        table("agg_funds", []),
+        table("agg_control", []),
+    )
+
+
+def test_fallbacks_and_expiry(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    reference = load_reference(bundle, DAY)
+    result, breaks = settle_day(DAY, reference, load_opening(bundle, reference), _aggregates())
+    assert breaks == [] and result is not None
+    prices = {
+        r["instrument_id"]: (r["settle_price"], r["price_source"])
+        for r in result.settlement_prices.iter_rows(named=True)
+    }
+    assert prices == {
+        "XF2612": (D("4012.4"), "VWAP_LAST_HOUR"),
+        "XF2701": (D("4022.4"), "BENCHMARK"),
+        "XF2706": (D("4112.4"), "BENCHMARK"),
+        "XF2611": (D("3995.37"), "FINAL"),
+        "YF2612": (D("109.8"), "VWAP_LAST_HOUR"),
+        "YF2703": (D("99.0"), "BENCHMARK"),
+        "ZF2612": (D("250.0"), "PREVIOUS"),
+        "XO2612-C-4000": (D("52.0"), "VWAP_LAST_HOUR"),
+        "XO2612-P-3900": (D("31.0"), "PREVIOUS"),
+        "XO2611-P-4100": (D("88.0"), "FINAL"),
+    }
+    new_listing = result.settlement_prices.filter(pl.col("instrument_id") == "XF2706").row(
+        0, named=True
+    )
+    assert new_listing["prev_settle"] == D("4100.0")
+
+    funds = {r["account_id"]: r for r in result.funds.iter_rows(named=True)}
+    # §8.3 delivery: 0.0001 × 3995.37 × 300 × 3 lots = 359.5833 -> 359.58 for A (long) and B (short).
+    assert (
+        funds["A"]["delivery_exercise_fees"] == funds["B"]["delivery_exercise_fees"] == D("359.58")
+    )
+    # §6 on the last day: S = 3995.37: A long 3 from S0 3990.0: 300 × (3990.0 − 3995.37) × (0 − 3) = 4,833.00
+    # plus XF2612 (4012.4 − 4012.4) and YF2612 0: A's MTM 4,833.00; B the opposite.
+    assert (funds["A"]["total_mtm"], funds["B"]["total_mtm"]) == (D("4833.00"), D("-4833.00"))
+    # §9 exercise: put 4100 vs U_final 4012: 88 × 100 × 2 = 17,600.00; exercise fee 2.00 × 2 lots each side.
+    assert (funds["C"]["exercise_cash"], funds["D"]["exercise_cash"]) == (
+        D("17600.00"),
+        D("-17600.00"),
+    )
+    assert funds["C"]["delivery_exercise_fees"] == funds["D"]["delivery_exercise_fees"] == D("4.00")
+    # §9 premium: 52.0 × 1 × 100 = 5,200.00 from C to D.
+    assert (funds["C"]["premium_paid"], funds["D"]["premium_received"]) == (
+        D("5200.00"),
+        D("5200.00"),
+    )
+    # §7.2 D's short call XO2612-C-4000: 52.0×100 + max(4012×100×0.1 − 0, 0.5×4012×100×0.1) = 45,320.00.
+    assert funds["D"]["margin"] == D("45320.00")
+    # §10 D: 1,000,000 + 5,200 − 17,600 − 4 = 987,596.00; available 987,596 − 45,320 = 942,276.00.
+    assert (funds["D"]["balance"], funds["D"]["available"]) == (D("987596.00"), D("942276.00"))
+
+    positions = {
+        (r["account_id"], r["instrument_id"]): r for r in result.positions.iter_rows(named=True)
+    }
+    assert (
+        positions[("A", "XF2611")]["long_qty_prev"],
+        positions[("A", "XF2611")]["long_qty"],
+    ) == (3, 0)
+    assert positions[("C", "XO2611-P-4100")]["long_qty"] == 0
+    oi = {
+        r["instrument_id"]: r["open_interest"]
+        for r in result.settlement_prices.iter_rows(named=True)
+    }
+    assert (oi["XF2611"], oi["XO2611-P-4100"], oi["XF2612"]) == (3, 2, 1)
+    # A's single larger side (§7.1), IDX group: long XF2612 4012.4×300×0.1 = 120,372.00 + YF2612
+    # 109.8×300×0.1 = 3,294.00 -> 123,666.00 (no short side).
+    assert funds["A"]["margin"] == D("123666.00")
+    assert (
+        result.closing_positions.filter(
+            pl.col("instrument_id").is_in(["XF2611", "XO2611-P-4100"])
+        ).height
+        == 0
+    )
