@@ -91,14 +91,17 @@ def dayclear_settlement() -> None:
             settle_snapshot,
             summary,
         )
-        from settlement.errors import DayclearError
+        from settlement.errors import BreaksError
 
         day, bundle, snapshot, out = _run_paths()
         inputs = load_inputs(bundle, day)
         try:
             result = settle_snapshot(bundle, day, snapshot, inputs)
-        except DayclearError as exc:
-            raise AirflowFailException(f"{day} cannot be settled: {exc}") from exc
+        except BreaksError as exc:
+            from settlement.publish import write_breaks_report
+
+            report = write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
+            raise AirflowFailException(f"{day} cannot be settled ({report}): {exc}") from exc
         lineage = {
             "source": "kafka",
             "end_offsets": proof["end_offsets"],

@@ -20,7 +20,7 @@ from settlement.bundle import Opening, Reference, load_opening, load_reference
 from settlement.eod import DayResult, settle_day
 from settlement.errors import BreaksError
 from settlement.events import read_events, topic_file_spec
-from settlement.publish import Publication, publish, sha256
+from settlement.publish import Publication, publish, sha256, write_breaks_report
 
 from .paths import ROOT, java_home
 
@@ -114,12 +114,16 @@ def publish_result(
 
 def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> Publication:
     """Settle a bundle through the production pre-aggregation and end-of-day code and publish it."""
-    inputs = load_inputs(bundle, day)
-    staging = work / "staging"
-    counts = stage_bundle(bundle, day, staging, inputs)
-    snapshot = work / "snapshot"
-    run_preaggregation(staging, snapshot)
-    result = settle_snapshot(bundle, day, snapshot, inputs)
+    try:
+        inputs = load_inputs(bundle, day)
+        staging = work / "staging"
+        counts = stage_bundle(bundle, day, staging, inputs)
+        snapshot = work / "snapshot"
+        run_preaggregation(staging, snapshot)
+        result = settle_snapshot(bundle, day, snapshot, inputs)
+    except BreaksError as exc:
+        write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
+        raise
     lineage = {
         "source": "bundle",
         "inputs": bundle_fingerprint(bundle),

@@ -22,6 +22,7 @@ import polars as pl
 from schemas.registry import file_spec
 
 from .eod import DayResult
+from .errors import Problem
 from .formats import csv_bytes, sorted_by_spec, text_csv_bytes, text_table
 
 MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
@@ -211,6 +212,24 @@ def _changes(previous_folder: Path, manifest: dict[str, object]) -> dict[str, ob
         "changed_files": changed,
         "members": per_member,
     }
+
+
+def write_breaks_report(out: Path, day: str, kind: str, problems: list[Problem]) -> Path:
+    """``OUT/<D>/breaks.json``: every problem that stopped the day (file, record, field, rule §).
+
+    It sits beside the version folders, never inside one: nothing is published for the day."""
+    day_dir = out / day
+    day_dir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "trading_day": day,
+        "kind": kind,
+        "count": len(problems),
+        "problems": [p.as_dict() for p in problems],
+    }
+    tmp = day_dir / ".breaks.partial"
+    tmp.write_bytes(_manifest_bytes(report))
+    os.replace(tmp, day_dir / "breaks.json")
+    return day_dir / "breaks.json"
 
 
 def _point_latest(day_dir: Path, name: str) -> None:

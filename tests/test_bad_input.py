@@ -63,3 +63,23 @@ def test_malformed_event_field(bundle: Path, tmp_path: Path) -> None:
         "events/trades.csv, line 2, field price: value '40x0' is not a plain decimal" in done.stderr
     )
     assert "nothing was published" in done.stderr
+
+
+def test_a_break_stops_the_day_with_a_report(bundle: Path, tmp_path: Path) -> None:
+    """§5: A sells to close 61 lots after buying 60: the close exceeds the position by 1."""
+    import json
+
+    _edit(bundle / "events" / "trades.csv", 3, "qty", "61")
+    out = tmp_path / "out"
+    done = _replay(bundle, out)
+    assert done.returncode == 2
+    assert "exceeds the position by 1 [§5]" in done.stderr
+    report = json.loads((out / "2026-11-23" / "breaks.json").read_text())
+    assert report["kind"] == "break" and report["count"] >= 1
+    assert {
+        "source": "trades",
+        "record": "seq=2 SELL leg",
+        "field": "sell_offset",
+        "rule": "§5",
+    }.items() <= report["problems"][0].items()
+    assert sorted(p.name for p in (out / "2026-11-23").iterdir()) == ["breaks.json"]
