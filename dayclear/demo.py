@@ -2,7 +2,8 @@
 
 start Kafka -> simulate a trading day into Kafka (and its bundle of reference data and opening state)
 -> close: record the end offsets and run the Flink pre-aggregation job over the topics -> run the
-settlement DAG with ``airflow dags test`` -> print where the files are and a summary -> stop Kafka.
+settlement DAG, then the data-audit DAG, with ``airflow dags test`` -> print where the files and the
+reconciliation report are, and a summary -> stop Kafka.
 The demo resets the local broker's data so that a second run starts from the same state.
 """
 
@@ -84,6 +85,12 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         _step("running the settlement DAG (airflow dags test dayclear_settlement)")
         settle_with_airflow(day, bundle, snapshot, out, log)
 
+        _step(
+            "running the data-audit DAG (independent DuckDB recompute, reconciliation, §12 invariants)"
+        )
+        audit_conf = json.dumps({"day": day.isoformat(), "bundle": str(bundle), "out": str(out)})
+        run_airflow("dags", "test", "dayclear_audit", day.isoformat(), "-c", audit_conf, log=log)
+
         latest = (out / day.isoformat() / "LATEST").read_text().strip()
         folder = out / day.isoformat() / latest
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -98,6 +105,8 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         print(f"    margin calls:     {margin_calls}")
         for key, value in manifest["exchange"].items():
             print(f"    exchange {key + ':':18} {value}")
+        report = out / day.isoformat() / "audit" / latest / "reconciliation.html"
+        print(f"    reconciliation:   {report}")
         print(f"    logs:             {log}")
         return 0
     finally:
