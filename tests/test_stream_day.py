@@ -309,3 +309,43 @@ def test_audit_finds_an_event_dropped_from_the_stream_path(
         "(no row)",
     ) in missing
     assert any(d["table"] == "positions" for d in report["differences"])
+
+
+def _smoke(bundle: Path, out: Path, bootstrap: str, log: Path) -> tuple[bool, str]:
+    from dayclear.demo import run_airflow
+
+    conf = json.dumps(
+        {"day": DAY.isoformat(), "bundle": str(bundle), "out": str(out), "bootstrap": bootstrap}
+    )
+    try:
+        run_airflow("dags", "test", "dayclear_smoke", DAY.isoformat(), "-c", conf, log=log)
+    except RuntimeError:
+        return False, log.read_text()
+    return True, log.read_text()
+
+
+def test_smoke_dag_passes_a_clean_day(settled: dict[str, Path], kafka) -> None:  # type: ignore[no-untyped-def]
+    ok, log = _smoke(
+        settled["bundle"],
+        settled["folder"].parent.parent,
+        kafka.bootstrap,
+        settled["root"] / "smoke.log",
+    )
+    assert ok, log[-3000:]
+    for task_id in ("reference_data", "services", "known_answers", "published_files"):
+        assert f"task_id={task_id}" in log
+
+
+def test_smoke_dag_fails_clearly_without_a_reference_file(
+    settled: dict[str, Path], kafka, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(settled["bundle"], bundle)
+    (bundle / "reference" / "instruments.csv").unlink()
+    ok, log = _smoke(
+        bundle, settled["folder"].parent.parent, kafka.bootstrap, tmp_path / "smoke.log"
+    )
+    assert not ok
+    assert "reference/instruments.csv is missing from" in log

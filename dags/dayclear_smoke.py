@@ -1,0 +1,83 @@
+"""dayclear_smoke: the smoke-test prong.
+
+Before settlement: the day's reference data and opening state are present and consistent, the broker
+answers and the Flink job can start, and the known-answer scenarios give their hand-checked results
+through the production path. After publication: LATEST, every member folder, checksums and control
+totals. Each failure names the file, member or service.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pendulum
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import dag, get_current_context, task
+
+EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+
+
+def _conf() -> tuple[date, Path, Path, str | None]:
+    context = get_current_context()
+    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
+    state = Path(
+        os.environ.get("DAYCLEAR_STATE", Path(__file__).resolve().parent.parent / ".state")
+    )
+    day = (
+        date.fromisoformat(conf["day"])
+        if "day" in conf
+        else context["logical_date"].in_timezone(EXCHANGE_TZ).date()
+    )
+    bundle = Path(conf.get("bundle", state / "bundles" / day.isoformat()))
+    return day, bundle, Path(conf.get("out", state / "published")), conf.get("bootstrap")
+
+
+def _fail_on(problems: list[str], what: str) -> None:
+    if problems:
+        raise AirflowFailException(f"{what}: " + "; ".join(problems))
+
+
+@dag(
+    dag_id="dayclear_smoke",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
+    catchup=False,
+    tags=["dayclear", "smoke"],
+    doc_md=__doc__,
+)
+def dayclear_smoke() -> None:
+    @task
+    def reference_data() -> None:
+        from smoke_tests.checks import reference_problems
+
+        day, bundle, _, _ = _conf()
+        _fail_on(reference_problems(bundle, day), f"reference data for {day}")
+
+    @task
+    def services() -> None:
+        from smoke_tests.checks import service_problems
+
+        _fail_on(service_problems(_conf()[3]), "services")
+
+    @task
+    def known_answers() -> None:
+        from smoke_tests.known_answers import run_scenario, scenario_names
+
+        problems = [p for name in scenario_names() for p in run_scenario(name)]
+        _fail_on(problems, "known-answer scenarios")
+
+    @task
+    def published_files() -> None:
+        from settlement.bundle import load_reference
+        from smoke_tests.checks import publication_problems
+
+        day, bundle, out, _ = _conf()
+        members = load_reference(bundle, day).members["member_id"].to_list()
+        _fail_on(publication_problems(out, day, members), f"published files of {day}")
+
+    [reference_data(), services()] >> known_answers() >> published_files()
+
+
+dayclear_smoke()
