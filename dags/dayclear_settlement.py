@@ -17,6 +17,8 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
+from dayclear.trading_calendar import TradingDayTimetable
+
 EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
 
 
@@ -41,15 +43,16 @@ def _run_paths() -> tuple[date, Path, Path, Path]:
 
 @dag(
     dag_id="dayclear_settlement",
-    schedule="30 15 * * 1-5",
+    schedule=TradingDayTimetable(),
     start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
-    catchup=False,
+    catchup=True,  # missed days are settled in order: D+1 opens from D's closing state
     max_active_runs=1,
     tags=["dayclear", "settlement"],
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
+        "depends_on_past": True,
     },
     doc_md=__doc__,
 )

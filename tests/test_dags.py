@@ -25,3 +25,6 @@ def test_dag_folder_imports(tmp_path: Path) -> None:
         "settle_and_publish",
     }
     assert dag.max_active_runs == 1
+    from dayclear.trading_calendar import TradingDayTimetable
+
+    assert isinstance(dag.timetable, TradingDayTimetable) and dag.catchup
