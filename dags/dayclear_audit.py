@@ -8,7 +8,6 @@ breaks, so that the day is not marked final. Runs after settlement (triggered wi
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -16,23 +15,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+from dayclear.dag_support import run_paths
+from dayclear.trading_calendar import EXCHANGE_TZ
 
 
 def _paths() -> tuple[date, Path, Path]:
-    context = get_current_context()
-    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
-    state = Path(
-        os.environ.get("DAYCLEAR_STATE", Path(__file__).resolve().parent.parent / ".state")
-    )
-    day = (
-        date.fromisoformat(conf["day"])
-        if "day" in conf
-        else context["logical_date"].in_timezone(EXCHANGE_TZ).date()
-    )
-    bundle = Path(conf.get("bundle", state / "bundles" / day.isoformat()))
-    out = Path(conf.get("out", state / "published"))
-    return day, bundle, out
+    paths = run_paths(get_current_context())
+    return paths.day, paths.bundle, paths.out
 
 
 @dag(

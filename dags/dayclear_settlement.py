@@ -9,7 +9,6 @@ errors are retried, with exponential backoff. Paths come from the run's conf (``
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,28 +16,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.trading_calendar import TradingDayTimetable
-
-EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
-
-
-def _state() -> Path:
-    return Path(os.environ.get("DAYCLEAR_STATE", Path(__file__).resolve().parent.parent / ".state"))
+from dayclear.dag_support import run_paths
+from dayclear.trading_calendar import EXCHANGE_TZ, TradingDayTimetable
 
 
 def _run_paths() -> tuple[date, Path, Path, Path]:
-    context = get_current_context()
-    conf = (context.get("dag_run").conf or {}) if context.get("dag_run") else {}
-    logical = context.get("logical_date")
-    day = (
-        date.fromisoformat(conf["day"])
-        if "day" in conf
-        else logical.in_timezone(EXCHANGE_TZ).date()
-    )
-    bundle = Path(conf.get("bundle", _state() / "bundles" / day.isoformat()))
-    snapshot = Path(conf.get("snapshot", _state() / "snapshots" / day.isoformat()))
-    out = Path(conf.get("out", _state() / "published"))
-    return day, bundle, snapshot, out
+    paths = run_paths(get_current_context())
+    return paths.day, paths.bundle, paths.snapshot, paths.out
 
 
 @dag(

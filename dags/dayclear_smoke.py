@@ -8,7 +8,6 @@ totals. Each failure names the file, member or service.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -16,22 +15,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+from dayclear.dag_support import run_paths
+from dayclear.trading_calendar import EXCHANGE_TZ
 
 
 def _conf() -> tuple[date, Path, Path, str | None]:
-    context = get_current_context()
-    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
-    state = Path(
-        os.environ.get("DAYCLEAR_STATE", Path(__file__).resolve().parent.parent / ".state")
-    )
-    day = (
-        date.fromisoformat(conf["day"])
-        if "day" in conf
-        else context["logical_date"].in_timezone(EXCHANGE_TZ).date()
-    )
-    bundle = Path(conf.get("bundle", state / "bundles" / day.isoformat()))
-    return day, bundle, Path(conf.get("out", state / "published")), conf.get("bootstrap")
+    paths = run_paths(get_current_context())
+    return paths.day, paths.bundle, paths.out, paths.bootstrap
 
 
 def _fail_on(problems: list[str], what: str) -> None:

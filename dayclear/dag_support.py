@@ -1,0 +1,42 @@
+"""What every dayclear DAG resolves the same way: the trading day of the run and its paths.
+
+The day is the run conf's ``day`` when given, else the start of the run's data interval in exchange
+time (the trading-day timetable makes that D 00:00 Asia/Shanghai). Paths default under $DAYCLEAR_STATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .paths import state_dir
+from .trading_calendar import EXCHANGE_TZ
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    day: date
+    bundle: Path
+    snapshot: Path
+    out: Path
+    bootstrap: str | None
+
+
+def run_paths(context: Any) -> RunPaths:
+    run = context.get("dag_run")
+    conf = (run.conf or {}) if run is not None else {}
+    if "day" in conf:
+        day = date.fromisoformat(conf["day"])
+    else:
+        start = context.get("data_interval_start") or context["logical_date"]
+        day = start.in_timezone(EXCHANGE_TZ).date()
+    state = state_dir()
+    return RunPaths(
+        day=day,
+        bundle=Path(conf.get("bundle", state / "bundles" / day.isoformat())),
+        snapshot=Path(conf.get("snapshot", state / "snapshots" / day.isoformat())),
+        out=Path(conf.get("out", state / "published")),
+        bootstrap=conf.get("bootstrap"),
+    )
