@@ -355,6 +355,23 @@ def render_html(report: dict[str, object]) -> str:
             f"<tr><td>{e(name)}</td><td class='{'bad' if rows else 'ok'}'>{len(rows)}</td></tr>"
         )
     parts.append("</table>")
+    expectations = report.get("expectations") or {}
+    assert isinstance(expectations, dict)
+    if expectations:
+        parts.append(
+            "<h2>Great Expectations suites</h2><table><tr><th>suite</th><th>expectations</th><th>failed</th></tr>"
+        )
+        for name, result in expectations.items():
+            bad = len(result["failed"])
+            parts.append(
+                f"<tr><td>{e(name)}</td><td>{result['expectations']}</td><td class='{'bad' if bad else 'ok'}'>{bad}</td></tr>"
+            )
+        parts.append(f"</table><p>Data Docs: {e(str(report.get('data_docs', '')))}</p>")
+        for name, result in expectations.items():
+            if result["failed"]:
+                parts.append(
+                    f"<h3>{e(name)}</h3><pre>{e(json.dumps(result['failed'], indent=1))}</pre>"
+                )
     for name, rows in invariants.items():
         if rows:
             parts.append(f"<h3>{e(name)}</h3><pre>{e(json.dumps(rows[:200], indent=1))}</pre>")

@@ -1,7 +1,8 @@
 """dayclear_audit: the data-audit prong for a published day.
 
 recompute (DuckDB SQL over the raw events, independent of the stream path) -> reconcile the published
-version against it row by row and to the cent, and check the invariants of SETTLEMENT_RULES §12 ->
+version against it row by row and to the cent, check the invariants of SETTLEMENT_RULES §12 and run
+the Great Expectations suites over the inputs and the published files ->
 write the reconciliation report (HTML for staff, JSON) beside the version -> fail the run when anything
 breaks, so that the day is not marked final. Runs after settlement (triggered with the same conf).
 """
@@ -35,23 +36,16 @@ def _paths() -> tuple[date, Path, Path]:
 def dayclear_audit() -> None:
     @task
     def reconcile_day() -> dict[str, object]:
-        from audit.recompute import recompute
-        from audit.reconcile import reconcile, write_report
+        from audit.run import audit_day
 
         day, bundle, out = _paths()
-        day_dir = out / day.isoformat()
-        if not (day_dir / "LATEST").exists():
+        if not (out / day.isoformat() / "LATEST").exists():
             raise AirflowFailException(f"{day} has not been published under {out}")
-        version = (day_dir / "LATEST").read_text().strip()
-        target = day_dir / "audit" / version
-        target.mkdir(parents=True, exist_ok=True)
-        con = recompute(bundle, day, target / "recompute.duckdb")
-        report = reconcile(con, day_dir / version)
-        json_path, html_path = write_report(report, target)
-        print(f"reconciliation report: {html_path} ({json_path})")
+        report, html_path = audit_day(bundle, day, out)
+        print(f"reconciliation report: {html_path}")
         if not report["passed"]:
             raise AirflowFailException(
-                f"audit of {day} {version} found breaks: {report['summary']}; see {html_path}"
+                f"audit of {day} v{report['version']} found breaks: {report['summary']}; see {html_path}"
             )
         return {"report": str(html_path), "passed": True}
 

@@ -249,6 +249,8 @@ def test_audit_dag_passes_a_clean_day(settled: dict[str, Path]) -> None:
     assert report["passed"] and report["differences"] == []
     assert all(rows == [] for rows in report["invariants"].values())
     assert report["summary"]["rows_compared"]["trades"] > 1000
+    assert report["expectations"] and all(r["success"] for r in report["expectations"].values())
+    assert Path(report["data_docs"]).exists()
     html = (
         settled["folder"].parent / "audit" / settled["folder"].name / "reconciliation.html"
     ).read_text()

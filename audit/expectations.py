@@ -1,0 +1,154 @@
+"""Great Expectations suites over the inputs (reference data, events) and the published files.
+
+The suites are derived from ``schemas/`` (columns, order, nullability, types as patterns, enumerations,
+keys), plus sign rules a clearing house expects (quantities and margins are never negative). Frames
+are read as text with pandas (GE 1.x has no Polars data source) so nothing passes through a float.
+Results and Data Docs land in the audit folder of the version.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from schemas.registry import EVENT_TOPICS, FileSpec, file_spec, group_specs
+
+PATTERNS = {
+    "money": r"^-?\d+\.\d{2}$",
+    "price": r"^-?\d+(\.\d+)?$",
+    "rate": r"^-?\d+(\.\d+)?$",
+    "ratio4": r"^-?\d+\.\d{4}$",
+    "int": r"^-?\d+$",
+    "date": r"^\d{4}-\d{2}-\d{2}$",
+    "timestamp": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$",
+}
+NON_NEGATIVE = {
+    "long_qty",
+    "short_qty",
+    "long_qty_prev",
+    "short_qty_prev",
+    "margin",
+    "margin_call",
+    "long_margin",
+    "short_margin",
+    "fee",
+    "trading_fees",
+    "declaration_fees",
+    "delivery_exercise_fees",
+    "volume",
+    "open_interest",
+    "messages",
+    "executed",
+    "qty",
+    "close_today_qty",
+    "deposits",
+    "withdrawals",
+    "amount",
+}
+
+
+def _expectations(spec: FileSpec) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    out: list[Any] = [gxe.ExpectTableColumnsToMatchOrderedList(column_list=spec.column_names)]
+    for column in spec.columns:
+        if not column.nullable:
+            out.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
+        if column.enum_values:
+            out.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=column.name, value_set=list(column.enum_values)
+                )
+            )
+        elif column.type in PATTERNS:
+            pattern = PATTERNS[column.type]
+            if column.name in NON_NEGATIVE:
+                pattern = pattern.replace("^-?", "^")
+            out.append(gxe.ExpectColumnValuesToMatchRegex(column=column.name, regex=pattern))
+    if len(spec.key) == 1:
+        out.append(gxe.ExpectColumnValuesToBeUnique(column=spec.key[0]))
+    elif spec.key:
+        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key)))
+    return out
+
+
+def _frames(bundle: Path, folder: Path) -> dict[str, tuple[FileSpec, pd.DataFrame]]:
+    from settlement.events import topic_file_spec
+    from settlement.publish import MEMBER_FILES
+
+    frames: dict[str, tuple[FileSpec, pd.DataFrame]] = {}
+    for spec in group_specs("reference"):
+        if (bundle / spec.path).exists():
+            frames[f"input_{spec.name}"] = (
+                spec,
+                pd.read_csv(bundle / spec.path, dtype=str, keep_default_na=False, na_values=[""]),
+            )
+    for topic in EVENT_TOPICS:
+        path = bundle / "events" / f"{topic}.csv"
+        if path.exists():
+            frames[f"input_{topic}"] = (
+                topic_file_spec(topic),
+                pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]),
+            )
+    exchange = file_spec("settlement_prices")
+    frames["published_settlement_prices"] = (
+        exchange,
+        pd.read_csv(folder / exchange.path, dtype=str, keep_default_na=False, na_values=[""]),
+    )
+    for name in MEMBER_FILES:
+        spec = file_spec(name)
+        parts = [
+            pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+            for p in sorted((folder / "members").glob(f"*/{name}.csv"))
+        ]
+        frames[f"published_{name}"] = (
+            spec,
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=spec.column_names),
+        )
+    return frames
+
+
+def validate(bundle: Path, folder: Path, project: Path) -> dict[str, object]:
+    """Run every suite; returns per suite its success and the failed expectations with examples."""
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="file", project_root_dir=str(project))
+    source = context.data_sources.add_or_update_pandas("dayclear")
+    results: dict[str, object] = {}
+    definitions = []
+    batches = {}
+    for name, (spec, frame) in _frames(bundle, folder).items():
+        asset = source.add_dataframe_asset(name)
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name))
+        for expectation in _expectations(spec):
+            suite.add_expectation(expectation)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
+        definitions.append(definition)
+        batches[name] = frame
+    for definition in definitions:
+        result = definition.run(batch_parameters={"dataframe": batches[definition.name]})
+        failed = [
+            {
+                "expectation": r.expectation_config.type,
+                "column": r.expectation_config.kwargs.get("column"),
+                "unexpected": [str(v) for v in (r.result.get("partial_unexpected_list") or [])[:5]],
+            }
+            for r in result.results
+            if not r.success
+        ]
+        results[definition.name] = {
+            "success": result.success,
+            "expectations": len(result.results),
+            "failed": failed,
+        }
+    context.build_data_docs()
+    return results
