@@ -16,7 +16,8 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import run_paths
+from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.status import mark
 from dayclear.trading_calendar import EXCHANGE_TZ
 
 
@@ -27,7 +28,7 @@ def _paths() -> tuple[date, Path, Path]:
 
 @dag(
     dag_id="dayclear_audit",
-    schedule=None,
+    schedule=[PUBLISHED],
     start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
     catchup=False,
     tags=["dayclear", "audit"],
@@ -43,6 +44,16 @@ def dayclear_audit() -> None:
             raise AirflowFailException(f"{day} has not been published under {out}")
         report, html_path = audit_day(bundle, day, out)
         print(f"reconciliation report: {html_path}")
+        mark(
+            out,
+            day.isoformat(),
+            audit={
+                "version": report["version"],
+                "passed": report["passed"],
+                "report": str(html_path),
+                "summary": report["summary"],
+            },
+        )
         if not report["passed"]:
             raise AirflowFailException(
                 f"audit of {day} v{report['version']} found breaks: {report['summary']}; see {html_path}"

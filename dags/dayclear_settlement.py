@@ -16,7 +16,8 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import run_paths
+from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.status import mark
 from dayclear.trading_calendar import EXCHANGE_TZ, TradingDayTimetable
 
 
@@ -68,7 +69,7 @@ def dayclear_settlement() -> None:
             )
         return {"trading_day": record["trading_day"], "end_offsets": record["end_offsets"]}
 
-    @task
+    @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
         from dayclear.pipeline import (
             bundle_fingerprint,
@@ -99,6 +100,19 @@ def dayclear_settlement() -> None:
         }
         publication = publish_result(result, inputs, out, lineage)
         print(summary(publication))
+        mark(
+            out,
+            day.isoformat(),
+            stream_complete=True,
+            settled_version=publication.version,
+            settled_folder=str(publication.folder),
+        )
+        get_current_context()["outlet_events"][PUBLISHED].extra = {
+            "day": day.isoformat(),
+            "version": publication.version,
+            "bundle": str(bundle),
+            "out": str(out),
+        }
         return {
             "folder": str(publication.folder),
             "version": publication.version,

@@ -15,7 +15,8 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import run_paths
+from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.status import mark
 from dayclear.trading_calendar import EXCHANGE_TZ
 
 
@@ -31,7 +32,7 @@ def _fail_on(problems: list[str], what: str) -> None:
 
 @dag(
     dag_id="dayclear_smoke",
-    schedule=None,
+    schedule=[PUBLISHED],
     start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
     catchup=False,
     tags=["dayclear", "smoke"],
@@ -65,7 +66,16 @@ def dayclear_smoke() -> None:
 
         day, bundle, out, _ = _conf()
         members = load_reference(bundle, day).members["member_id"].to_list()
-        _fail_on(publication_problems(out, day, members), f"published files of {day}")
+        problems = publication_problems(out, day, members)
+        latest = out / day.isoformat() / "LATEST"
+        if latest.exists():
+            version = int(latest.read_text().strip()[1:])
+            mark(
+                out,
+                day.isoformat(),
+                smoke={"version": version, "passed": not problems, "problems": problems},
+            )
+        _fail_on(problems, f"published files of {day}")
 
     [reference_data(), services()] >> known_answers() >> published_files()
 

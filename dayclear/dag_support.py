@@ -15,6 +15,16 @@ from .paths import state_dir
 from .trading_calendar import EXCHANGE_TZ
 
 
+def _published_asset() -> Any:
+    from airflow.sdk import Asset
+
+    return Asset(name="dayclear_published_day", uri="file:///dayclear/published")
+
+
+#: Emitted by the settlement DAG when a version is published; the audit and smoke DAGs consume it.
+PUBLISHED = _published_asset()
+
+
 @dataclass(frozen=True)
 class RunPaths:
     day: date
@@ -26,7 +36,11 @@ class RunPaths:
 
 def run_paths(context: Any) -> RunPaths:
     run = context.get("dag_run")
-    conf = (run.conf or {}) if run is not None else {}
+    conf = dict(run.conf or {}) if run is not None else {}
+    if "day" not in conf:  # a run triggered by the PUBLISHED asset carries the day in the event
+        for events in (context.get("triggering_asset_events") or {}).values():
+            for event in events:
+                conf = {**(event.extra or {}), **conf}
     if "day" in conf:
         day = date.fromisoformat(conf["day"])
     else:

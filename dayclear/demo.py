@@ -2,7 +2,7 @@
 
 start Kafka -> simulate a trading day into Kafka (and its bundle of reference data and opening state)
 -> close: record the end offsets and run the Flink pre-aggregation job over the topics -> run the
-settlement DAG, then the data-audit DAG, with ``airflow dags test`` -> print where the files and the
+settlement DAG, then the data-audit and smoke-test DAGs, with ``airflow dags test`` -> print where the files and the
 reconciliation report are, and a summary -> stop Kafka.
 The demo resets the local broker's data so that a second run starts from the same state.
 """
@@ -91,6 +91,19 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         audit_conf = json.dumps({"day": day.isoformat(), "bundle": str(bundle), "out": str(out)})
         run_airflow("dags", "test", "dayclear_audit", day.isoformat(), "-c", audit_conf, log=log)
 
+        _step(
+            "running the smoke-test DAG (known answers, reference data, services, published files)"
+        )
+        smoke_conf = json.dumps(
+            {
+                "day": day.isoformat(),
+                "bundle": str(bundle),
+                "out": str(out),
+                "bootstrap": broker.bootstrap,
+            }
+        )
+        run_airflow("dags", "test", "dayclear_smoke", day.isoformat(), "-c", smoke_conf, log=log)
+
         latest = (out / day.isoformat() / "LATEST").read_text().strip()
         folder = out / day.isoformat() / latest
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -106,7 +119,12 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         for key, value in manifest["exchange"].items():
             print(f"    exchange {key + ':':18} {value}")
         report = out / day.isoformat() / "audit" / latest / "reconciliation.html"
+        status = json.loads((out / day.isoformat() / "status.json").read_text())
         print(f"    reconciliation:   {report}")
+        print(
+            f"    day status:       settled v{status['settled_version']}, audit passed={status['audit']['passed']}, "
+            f"smoke passed={status['smoke']['passed']}, final={status['final']}"
+        )
         print(f"    logs:             {log}")
         return 0
     finally:

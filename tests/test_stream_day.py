@@ -351,3 +351,11 @@ def test_smoke_dag_fails_clearly_without_a_reference_file(
     )
     assert not ok
     assert "reference/instruments.csv is missing from" in log
+
+
+def test_day_is_final_after_a_passing_audit_and_smoke(settled: dict[str, Path]) -> None:
+    """Runs after the audit and smoke tests above (file order): the clean day is now final."""
+    status = json.loads((settled["folder"].parent / "status.json").read_text())
+    assert status["settled_version"] == 1 and status["stream_complete"]
+    assert status["audit"]["passed"] and status["smoke"]["passed"]
+    assert status["final"] is True

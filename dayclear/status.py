@@ -1,0 +1,42 @@
+"""The status of a trading day, as staff and the portal see it: ``OUT/<D>/status.json``.
+
+Each prong records its own part (stream completeness, settlement, audit, smoke); a version is
+**final** only when it is settled, its audit passed and its post-publication smoke passed. A failed
+audit or smoke therefore blocks the final mark. Updates are atomic (write, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def status_path(out: Path, day: str) -> Path:
+    return out / day / "status.json"
+
+
+def read_status(out: Path, day: str) -> dict[str, Any]:
+    path = status_path(out, day)
+    return json.loads(path.read_text()) if path.exists() else {"trading_day": day}
+
+
+def mark(out: Path, day: str, **fields: Any) -> dict[str, Any]:
+    """Merge ``fields`` into the day's status and recompute ``final``."""
+    status = read_status(out, day)
+    status.update(fields)
+    version = status.get("settled_version")
+    status["final"] = bool(
+        version
+        and status.get("audit", {}).get("version") == version
+        and status["audit"].get("passed")
+        and status.get("smoke", {}).get("version") == version
+        and status["smoke"].get("passed")
+    )
+    path = status_path(out, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".status.json.partial")
+    tmp.write_text(json.dumps(status, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return status
