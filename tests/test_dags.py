@@ -14,7 +14,12 @@ def test_dag_folder_imports(tmp_path: Path) -> None:
 
     bag = DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
     assert bag.import_errors == {}
-    assert set(bag.dags) == {"dayclear_settlement", "dayclear_audit", "dayclear_smoke"}
+    assert set(bag.dags) == {
+        "dayclear_settlement",
+        "dayclear_audit",
+        "dayclear_smoke",
+        "dayclear_reissue",
+    }
     assert set(bag.dags["dayclear_smoke"].tags) == {"dayclear", "smoke"}
     assert set(bag.dags["dayclear_audit"].tags) == {"dayclear", "audit"}
     dag = bag.dags["dayclear_settlement"]

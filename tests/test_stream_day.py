@@ -359,3 +359,59 @@ def test_day_is_final_after_a_passing_audit_and_smoke(settled: dict[str, Path]) 
     assert status["settled_version"] == 1 and status["stream_complete"]
     assert status["audit"]["passed"] and status["smoke"]["passed"]
     assert status["final"] is True
+
+
+def test_reissue_after_a_corrected_trade(settled: dict[str, Path], tmp_path: Path) -> None:
+    """A corrected trade file re-issues the day as v2 beside v1, with changes.json and the reason,
+    and v2 is audited and smoke-tested."""
+    import shutil
+
+    from dayclear.demo import run_airflow
+
+    out, bundle = tmp_path / "out", tmp_path / "corrected"
+    shutil.copytree(
+        settled["folder"].parent, out / DAY.isoformat(), ignore=shutil.ignore_patterns("audit")
+    )
+    shutil.copytree(settled["bundle"], bundle)
+    trades = list(csv.DictReader((bundle / "events" / "trades.csv").open()))
+    target = next(
+        t for t in trades if t["instrument_id"].startswith("IF") and t["ts"] < f"{DAY}T14:00"
+    )
+    target["qty"] = str(int(target["qty"]) + 1)  # both legs OPEN or CLOSE: see below
+    if "CLOSE" in (target["buy_offset"], target["sell_offset"]):
+        target["qty"] = str(int(target["qty"]) - 2) if int(target["qty"]) > 2 else target["qty"]
+    with (bundle / "events" / "trades.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(trades[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(trades)
+    reason = f"trade {target['trade_id']} quantity corrected by the exchange"
+    conf = json.dumps(
+        {"day": DAY.isoformat(), "bundle": str(bundle), "out": str(out), "reason": reason}
+    )
+    run_airflow(
+        "dags",
+        "test",
+        "dayclear_reissue",
+        DAY.isoformat(),
+        "-c",
+        conf,
+        log=tmp_path / "reissue.log",
+    )
+    day_dir = out / DAY.isoformat()
+    assert (day_dir / "LATEST").read_text().strip() == "v2"
+    assert (day_dir / "v1" / "manifest.json").exists()
+    manifest = json.loads((day_dir / "v2" / "manifest.json").read_text())
+    assert manifest["lineage"]["reason"] == reason
+    changes = json.loads((day_dir / "v2" / "changes.json").read_text())
+    assert (
+        changes["from_version"] == 1
+        and "exchange/settlement_prices.csv" in changes["changed_files"]
+    )
+    buyer_member = next(m for m, files in changes["members"].items() if "trades.csv" in files)
+    assert buyer_member
+    status = json.loads((day_dir / "status.json").read_text())
+    assert status["settled_version"] == 2 and status["reissues"] == [
+        {"version": 2, "reason": reason}
+    ]
+    assert status["audit"]["version"] == 2 and status["audit"]["passed"]
+    assert status["smoke"]["version"] == 2 and status["final"] is True

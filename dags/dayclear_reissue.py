@@ -1,0 +1,117 @@
+"""dayclear_reissue: re-issue a settled day after a correction.
+
+conf: ``day``, ``bundle`` (the corrected day bundle: events and/or reference data), ``out`` and a
+required ``reason``. Re-runs the production path (Flink pre-aggregation over the corrected events, the
+end of day) and publishes the next version beside the previous one with ``changes.json``, the reason in
+the manifest's lineage and in the day's status; then audits the new version and smoke-tests what was
+published. The new version becomes final only if both pass.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pendulum
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import dag, get_current_context, task
+
+from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.status import mark, read_status
+from dayclear.trading_calendar import EXCHANGE_TZ
+
+
+@dag(
+    dag_id="dayclear_reissue",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["dayclear", "settlement", "reissue"],
+    doc_md=__doc__,
+)
+def dayclear_reissue() -> None:
+    @task(outlets=[PUBLISHED])
+    def republish() -> int:
+        from dayclear.pipeline import replay
+        from settlement.errors import DayclearError
+
+        context = get_current_context()
+        reason = (context["dag_run"].conf or {}).get("reason", "").strip()
+        if not reason:
+            raise AirflowFailException("a re-issue needs a reason (conf 'reason')")
+        paths = run_paths(context)
+        with tempfile.TemporaryDirectory(prefix="dayclear-reissue-") as work:
+            try:
+                publication = replay(paths.bundle, paths.day, paths.out, Path(work), reason=reason)
+            except DayclearError as exc:
+                raise AirflowFailException(
+                    f"the correction of {paths.day} cannot be settled: {exc}"
+                ) from exc
+        if publication.unchanged:
+            raise AirflowFailException(
+                f"the correction changes nothing: {paths.day} stays at v{publication.version}"
+            )
+        day = paths.day.isoformat()
+        history = [
+            *read_status(paths.out, day).get("reissues", []),
+            {"version": publication.version, "reason": reason},
+        ]
+        mark(
+            paths.out,
+            day,
+            settled_version=publication.version,
+            settled_folder=str(publication.folder),
+            reissues=history,
+        )
+        context["outlet_events"][PUBLISHED].extra = {
+            "day": day,
+            "version": publication.version,
+            "bundle": str(paths.bundle),
+            "out": str(paths.out),
+        }
+        print(f"re-issued {day} as v{publication.version}: {reason}")
+        return publication.version
+
+    @task
+    def audit(version: int) -> None:
+        from audit.run import audit_day
+
+        paths = run_paths(get_current_context())
+        report, html_path = audit_day(paths.bundle, paths.day, paths.out)
+        mark(
+            paths.out,
+            paths.day.isoformat(),
+            audit={
+                "version": version,
+                "passed": report["passed"],
+                "report": str(html_path),
+                "summary": report["summary"],
+            },
+        )
+        if not report["passed"]:
+            raise AirflowFailException(
+                f"audit of the re-issued v{version} found breaks; see {html_path}"
+            )
+
+    @task
+    def smoke(version: int) -> None:
+        from settlement.bundle import load_reference
+        from smoke_tests.checks import publication_problems
+
+        paths = run_paths(get_current_context())
+        members = load_reference(paths.bundle, paths.day).members["member_id"].to_list()
+        problems = publication_problems(paths.out, paths.day, members)
+        mark(
+            paths.out,
+            paths.day.isoformat(),
+            smoke={"version": version, "passed": not problems, "problems": problems},
+        )
+        if problems:
+            raise AirflowFailException("; ".join(problems))
+
+    version = republish()
+    audit(version) >> smoke(version)
+
+
+dayclear_reissue()
