@@ -43,9 +43,14 @@ def run_airflow(*args: str, log: Path) -> None:
         raise RuntimeError(f"`airflow {' '.join(args)}` failed; log {log}:\n{tail}")
 
 
-def settle_with_airflow(day: date, bundle: Path, snapshot: Path, out: Path, log: Path) -> None:
+def prepare_airflow(log: Path) -> None:
+    """Migrate the metadata DB and serialize the DAGs (both idempotent)."""
     run_airflow("db", "migrate", log=log)
     run_airflow("dags", "reserialize", log=log)
+
+
+def settle_with_airflow(day: date, bundle: Path, snapshot: Path, out: Path, log: Path) -> None:
+    prepare_airflow(log)
     conf = json.dumps(
         {"day": day.isoformat(), "bundle": str(bundle), "snapshot": str(snapshot), "out": str(out)}
     )

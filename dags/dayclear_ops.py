@@ -1,0 +1,72 @@
+"""dayclear_ops: the ops-control prong.
+
+Every five minutes during the session: read the stream's health (consumer lag per topic, dead letters,
+events/s, checkpoint age), write it where the portal reads it (``$DAYCLEAR_STATE/ops/health.json``),
+and raise an alert record (``alerts`` topic + ``ops/alerts.jsonl``) for every threshold of
+``deploy/ops_thresholds.json`` it crosses. After the close (conf ``phase: close``): confirm that the
+day's snapshot carries a complete completeness proof.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pendulum
+from airflow.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import dag, get_current_context, task
+
+from dayclear.dag_support import run_paths
+from dayclear.trading_calendar import EXCHANGE_TZ
+
+
+@dag(
+    dag_id="dayclear_ops",
+    schedule="*/5 9-15 * * 1-5",
+    start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["dayclear", "ops"],
+    doc_md=__doc__,
+)
+def dayclear_ops() -> None:
+    @task
+    def stream_health() -> dict[str, object]:
+        from dayclear.paths import state_dir
+        from dayclear.stream_health import evaluate, load_thresholds, publish_alerts, read_health
+
+        context = get_current_context()
+        conf = context["dag_run"].conf or {}
+        bootstrap = conf.get("bootstrap") or "127.0.0.1:19092"
+        thresholds = {**load_thresholds(), **conf.get("thresholds", {})}
+        health = read_health(bootstrap, thresholds["consumer_group"], state_dir() / "checkpoints")
+        (state_dir() / "ops").mkdir(parents=True, exist_ok=True)
+        (state_dir() / "ops" / "health.json").write_text(
+            json.dumps(health, indent=1, sort_keys=True) + "\n"
+        )
+        alerts = evaluate(health, thresholds)
+        log = publish_alerts(alerts, bootstrap)
+        print(
+            f"stream health: {json.dumps(health, sort_keys=True)}; {len(alerts)} alert(s) -> {log}"
+        )
+        return {"alerts": len(alerts)}
+
+    @task
+    def completeness_after_close() -> None:
+        context = get_current_context()
+        if (context["dag_run"].conf or {}).get("phase") != "close":
+            raise AirflowSkipException("the completeness proof is checked after the close")
+        paths = run_paths(context)
+        proof = paths.snapshot / "completeness.json"
+        if not proof.exists():
+            raise AirflowFailException(f"no completeness proof for {paths.day} in {paths.snapshot}")
+        record = json.loads(proof.read_text())
+        if not record["complete"]:
+            raise AirflowFailException(
+                f"the stream of {paths.day} is not complete: {json.dumps(record['topics'])}"
+            )
+        print(f"completeness of {paths.day} confirmed: {json.dumps(record['end_offsets'])}")
+
+    stream_health() >> completeness_after_close()
+
+
+dayclear_ops()
