@@ -1,6 +1,8 @@
 """dayclear_settlement: the day's end-of-day settlement from the frozen pre-aggregates.
 
-check inputs -> check the stream's completeness proof -> settle (pure EOD) and publish atomically.
+check inputs -> freeze the snapshot at the close (end offsets recorded, Flink pre-aggregation up to
+them, completeness proof) -> settle (pure EOD) and publish atomically -> mark the day's status and emit
+the published-day Asset for the audit and smoke DAGs.
 A data problem (bad input, a break) fails at once with the list of problems; only infrastructure
 errors are retried, with exponential backoff. Paths come from the run's conf (``bundle``,
 ``snapshot``, ``out``) or default under $DAYCLEAR_STATE.
@@ -55,9 +57,16 @@ def dayclear_settlement() -> None:
         return {"day": day.isoformat(), "accounts": str(inputs.reference.accounts.height)}
 
     @task
-    def check_completeness() -> dict[str, object]:
-        day, _, snapshot, _ = _run_paths()
+    def freeze_snapshot() -> dict[str, object]:
+        """At the close: record the end offsets and freeze the pre-aggregates (unless the stream has
+        already frozen a snapshot for D), then require its completeness proof."""
+        paths = run_paths(get_current_context())
+        day, snapshot = paths.day, paths.snapshot
         proof = snapshot / "completeness.json"
+        if not proof.exists() and paths.bootstrap:
+            from dayclear.close import close_day
+
+            close_day(paths.bundle, day, paths.bootstrap, snapshot)
         if not proof.exists():
             raise AirflowFailException(
                 f"no completeness proof in {snapshot}: the stream has not closed {day}"
@@ -119,7 +128,7 @@ def dayclear_settlement() -> None:
             "unchanged": publication.unchanged,
         }
 
-    check_inputs() >> settle_and_publish(check_completeness())
+    check_inputs() >> settle_and_publish(freeze_snapshot())
 
 
 dayclear_settlement()

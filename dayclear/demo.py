@@ -18,7 +18,6 @@ from pathlib import Path
 
 from . import kafka_broker
 from .airflow_env import airflow_env
-from .close import close_day
 from .kafka_io import produce_bundle
 from .paths import ROOT, state_dir
 from .simulator import SimulationConfig, simulate
@@ -49,12 +48,22 @@ def prepare_airflow(log: Path) -> None:
     run_airflow("dags", "reserialize", log=log)
 
 
-def settle_with_airflow(day: date, bundle: Path, snapshot: Path, out: Path, log: Path) -> None:
+def settle_with_airflow(
+    day: date, bundle: Path, snapshot: Path, out: Path, log: Path, bootstrap: str | None = None
+) -> None:
+    """Run the settlement DAG for ``day``; with ``bootstrap`` it freezes the snapshot from Kafka."""
     prepare_airflow(log)
-    conf = json.dumps(
-        {"day": day.isoformat(), "bundle": str(bundle), "snapshot": str(snapshot), "out": str(out)}
+    conf = {
+        "day": day.isoformat(),
+        "bundle": str(bundle),
+        "snapshot": str(snapshot),
+        "out": str(out),
+    }
+    if bootstrap:
+        conf["bootstrap"] = bootstrap
+    run_airflow(
+        "dags", "test", "dayclear_settlement", day.isoformat(), "-c", json.dumps(conf), log=log
     )
-    run_airflow("dags", "test", "dayclear_settlement", day.isoformat(), "-c", conf, log=log)
 
 
 def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
@@ -80,15 +89,17 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         produced = produce_bundle(bundle, broker.bootstrap, day)
         print(f"    generated {counts}; produced {produced}")
 
-        _step("closing the day: end offsets recorded, Flink pre-aggregation job over the topics")
-        record = close_day(bundle, day, broker.bootstrap, snapshot)
+        _step(
+            "running the settlement DAG (airflow dags test dayclear_settlement): at the close it records the"
+        )
+        print(
+            "    end offsets, runs the Flink pre-aggregation job over the topics, checks the completeness proof,"
+        )
+        print("    settles and publishes")
+        shutil.rmtree(snapshot, ignore_errors=True)
+        settle_with_airflow(day, bundle, snapshot, out, log, bootstrap=broker.bootstrap)
+        record = json.loads((snapshot / "completeness.json").read_text())
         print(f"    snapshot {snapshot}  complete={record['complete']}")
-        if not record["complete"]:
-            print(json.dumps(record["topics"], indent=1))
-            return 3
-
-        _step("running the settlement DAG (airflow dags test dayclear_settlement)")
-        settle_with_airflow(day, bundle, snapshot, out, log)
 
         _step(
             "running the data-audit DAG (independent DuckDB recompute, reconciliation, §12 invariants)"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.close import close_day
 from dayclear.demo import settle_with_airflow
 from dayclear.kafka_io import produce_bundle
 from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
@@ -31,9 +30,10 @@ def settled(kafka, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bundle, snapshot, out = root / "bundle", root / "snapshot", root / "out"
     simulate(SimulationConfig(day=DAY, accounts=400, members=20, trades=1500, seed=11), bundle)
     produce_bundle(bundle, kafka.bootstrap, DAY)
-    record = close_day(bundle, DAY, kafka.bootstrap, snapshot)
+    # the settlement DAG freezes the snapshot itself at the close (offsets, Flink job, proof)
+    settle_with_airflow(DAY, bundle, snapshot, out, root / "airflow.log", bootstrap=kafka.bootstrap)
+    record = json.loads((snapshot / "completeness.json").read_text())
     assert record["complete"], record
-    settle_with_airflow(DAY, bundle, snapshot, out, root / "airflow.log")
     folder = out / DAY.isoformat() / (out / DAY.isoformat() / "LATEST").read_text().strip()
     return {"bundle": bundle, "snapshot": snapshot, "folder": folder, "root": root}
 
