@@ -15,84 +15,22 @@ from pathlib import Path
 
 import duckdb
 
-# (published file, key columns, compared columns with their kind)
-COMPARED: dict[str, tuple[str, list[str], dict[str, str]]] = {
-    "funds": (
-        "members/*/funds.csv",
-        ["account_id"],
-        {
-            c: "money"
-            for c in (
-                "balance_prev",
-                "deposits",
-                "withdrawals",
-                "total_mtm",
-                "close_pnl",
-                "position_mtm",
-                "premium_received",
-                "premium_paid",
-                "exercise_cash",
-                "trading_fees",
-                "declaration_fees",
-                "delivery_exercise_fees",
-                "balance",
-                "margin",
-                "available",
-                "margin_call",
-            )
-        },
-    ),
-    "positions": (
-        "members/*/positions.csv",
-        ["account_id", "instrument_id", "hedge_flag"],
-        {
-            "long_qty_prev": "int",
-            "short_qty_prev": "int",
-            "long_qty": "int",
-            "short_qty": "int",
-            "prev_settle": "price",
-            "settle_price": "price",
-            "long_margin": "money",
-            "short_margin": "money",
-            "total_mtm": "money",
-            "close_pnl": "money",
-            "position_mtm": "money",
-        },
-    ),
-    "trades": (
-        "members/*/trades.csv",
-        ["seq", "side"],
-        {
-            "account_id": "text",
-            "instrument_id": "text",
-            "price": "price",
-            "qty": "int",
-            "turnover": "money",
-            "close_today_qty": "int",
-            "fee": "money",
-            "premium": "money",
-        },
-    ),
-    "declaration_fees": (
-        "members/*/declaration_fees.csv",
-        ["account_id", "scope"],
-        {"messages": "int", "executed": "int", "otr": "ratio4", "fee": "money"},
-    ),
-    "settlement_prices": (
-        "exchange/settlement_prices.csv",
-        ["instrument_id"],
-        {
-            "prev_settle": "price",
-            "settle_price": "price",
-            "price_source": "text",
-            "limit_down": "price",
-            "limit_up": "price",
-            "volume": "int",
-            "turnover": "money",
-            "open_interest": "int",
-        },
-    ),
-}
+from schemas.registry import file_spec
+
+# Published tables compared with the recompute: every column of the file's schema (schemas/) that the
+# recompute also produces, by its logical type.
+COMPARED_FILES = ("funds", "positions", "trades", "declaration_fees", "settlement_prices")
+KIND = {"money": "money", "price": "price", "ratio4": "ratio4", "int": "int"}
+
+
+def compared(table: str) -> tuple[str, list[str], dict[str, str]]:
+    """(published path pattern, key columns, {column: kind}) of a published file, from schemas/."""
+    spec = file_spec(table)
+    pattern = spec.path.replace("{member_id}", "*")
+    columns = {c.name: KIND.get(c.type, "text") for c in spec.columns if c.name not in spec.key}
+    return pattern, list(spec.key), columns
+
+
 CONVERT = {
     "money": "CAST(round(CAST({c} AS DECIMAL(38, 2)) * 100) AS HUGEINT)",
     "price": "CAST(round(CAST(NULLIF({c}, '') AS DECIMAL(38, 6)) * 1000000) AS HUGEINT)",
@@ -111,10 +49,14 @@ class Check:
 
 
 def load_published(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
-    for table, (pattern, key, columns) in COMPARED.items():
+    for table in COMPARED_FILES:
+        pattern, key, columns = compared(table)
         cols = [
-            *(f"{CONVERT['int' if k == 'seq' else 'text'].format(c=k)} AS {k}" for k in key),
-            *(f"{CONVERT[kind].format(c=c)} AS {c}" for c, kind in columns.items()),
+            *(
+                f"{CONVERT['int' if k == 'seq' else 'text'].format(c=_q(k))} AS {_q(k)}"
+                for k in key
+            ),
+            *(f"{CONVERT[kind].format(c=_q(c))} AS {_q(c)}" for c, kind in columns.items()),
         ]
         extra = (
             ", regexp_extract(filename, 'members/([^/]+)/', 1) AS member_id"
@@ -127,10 +69,18 @@ def load_published(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         )
 
 
+def _q(name: str) -> str:
+    """A quoted SQL identifier (``offset`` is a reserved word)."""
+    return f'"{name}"'
+
+
 def differences(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
     """Rows that differ between the published files and the recompute, column by column."""
     rows: list[dict[str, str]] = []
-    for table, (_, key, columns) in COMPARED.items():
+    for table in COMPARED_FILES:
+        _, key, all_columns = compared(table)
+        produced = {row[0] for row in con.execute(f"DESCRIBE rc_{table}").fetchall()}
+        columns = {c: kind for c, kind in all_columns.items() if c in produced}
         on = " AND ".join(f"p.{k} = r.{k}" for k in key)
         key_text = " || ' ' || ".join(
             f"'{k}=' || CAST(COALESCE(p.{k}, r.{k}) AS VARCHAR)" for k in key
@@ -301,7 +251,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, object]
             "differences": len(diffs),
             "invariants_failed": failed,
             "rows_compared": {
-                t: con.execute(f"SELECT count(*) FROM pub_{t}").fetchone()[0] for t in COMPARED
+                t: con.execute(f"SELECT count(*) FROM pub_{t}").fetchone()[0]
+                for t in COMPARED_FILES
             },
         },  # type: ignore[index]
         "differences": diffs,

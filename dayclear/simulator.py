@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
+from schemas.registry import EVENT_TOPICS, file_spec, topic_spec
 from settlement.calendar import session_length_micros, wall_clock
 
 from .universe import (
@@ -47,6 +48,11 @@ def _fmt(value: Decimal, places: int) -> str:
 
 def _ts(day: date, micros: int) -> str:
     return wall_clock(day, micros).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _columns(name: str) -> list[str]:
+    """The header of a bundle file or event topic, from ``schemas/``."""
+    return topic_spec(name).column_names if name in EVENT_TOPICS else file_spec(name).column_names
 
 
 def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -142,32 +148,13 @@ class Simulator:
     def write_reference(self, bundle: Path) -> None:
         ref = bundle / "reference"
         _write(
-            ref / "holidays.csv", ["date", "name"], [[d, n] for d, n in sorted(HOLIDAYS.items())]
+            ref / "holidays.csv",
+            _columns("holidays"),
+            [[d, n] for d, n in sorted(HOLIDAYS.items())],
         )
         _write(
             ref / "products.csv",
-            [
-                "product",
-                "kind",
-                "underlying",
-                "multiplier",
-                "tick",
-                "settle_decimals",
-                "limit_pct",
-                "margin_group",
-                "session",
-                "fee_basis",
-                "fee_open",
-                "fee_close",
-                "fee_close_today",
-                "delivery_fee_basis",
-                "delivery_fee",
-                "exercise_fee",
-                "decl_scope",
-                "decl_otr_threshold",
-                "option_k",
-                "option_m",
-            ],
+            _columns("products"),
             [
                 [
                     p.product,
@@ -196,7 +183,7 @@ class Simulator:
         )
         _write(
             ref / "declaration_tiers.csv",
-            ["product", "above_msgs", "up_to_msgs", "rate_low_otr", "rate_high_otr"],
+            _columns("declaration_tiers"),
             [
                 [p.product, lo, hi, _fmt(a, 2), _fmt(b, 2)]
                 for p in PRODUCTS
@@ -205,14 +192,7 @@ class Simulator:
         )
         _write(
             ref / "instruments.csv",
-            [
-                "instrument_id",
-                "product",
-                "last_trading_day",
-                "listing_price",
-                "option_type",
-                "strike",
-            ],
+            _columns("instruments"),
             [
                 [
                     i.instrument_id,
@@ -227,7 +207,7 @@ class Simulator:
         )
         _write(
             ref / "margin_rates.csv",
-            ["instrument_id", "hedge_flag", "long_rate", "short_rate"],
+            _columns("margin_rates"),
             [
                 [i.instrument_id, h, f"{r:f}", f"{r:f}"]
                 for i in self.instruments
@@ -237,12 +217,12 @@ class Simulator:
         )
         _write(
             ref / "members.csv",
-            ["member_id", "name"],
+            _columns("members"),
             [[m, f"Member {m[1:]} Futures Co."] for m in self.members],
         )
         _write(
             ref / "accounts.csv",
-            ["account_id", "member_id", "account_type"],
+            _columns("accounts"),
             [
                 [a, self.member_of[a], "PROPRIETARY" if n % 25 == 0 else "CLIENT"]
                 for n, a in enumerate(self.accounts)
@@ -250,7 +230,7 @@ class Simulator:
         )
         _write(
             ref / "underlyings.csv",
-            ["trading_day", "underlying", "prev_close", "close"],
+            _columns("underlyings"),
             [
                 [
                     self.c.day.isoformat(),
@@ -264,7 +244,7 @@ class Simulator:
         expiring = [i for i in self.instruments if i.last_trading_day == self.c.day]
         _write(
             ref / "final_settlement_prices.csv",
-            ["instrument_id", "final_settlement_price"],
+            _columns("final_settlement_prices"),
             [
                 [i.instrument_id, _fmt(self.underlying_close[i.product.underlying], 2)]
                 for i in expiring
@@ -301,17 +281,17 @@ class Simulator:
         op = bundle / "opening"
         _write(
             op / "positions.csv",
-            ["account_id", "instrument_id", "hedge_flag", "long_qty", "short_qty"],
+            _columns("opening_positions"),
             [[a, i, h, lq, sq] for (a, i, h), (lq, sq) in sorted(positions.items())],
         )
         if self.previous:
             balances = sorted(self.previous.balances.items())
         else:
             balances = [(a, self._initial_balance()) for a in self.accounts]
-        _write(op / "balances.csv", ["account_id", "balance"], [[a, b] for a, b in balances])
+        _write(op / "balances.csv", _columns("opening_balances"), [[a, b] for a, b in balances])
         _write(
             op / "settlement_prices.csv",
-            ["instrument_id", "settle_price"],
+            _columns("opening_settlement_prices"),
             [
                 [
                     i.instrument_id,
@@ -497,42 +477,12 @@ class Simulator:
         ev = bundle / "events"
         _write(
             ev / "orders.csv",
-            [
-                "trading_day",
-                "seq",
-                "ts",
-                "event",
-                "order_id",
-                "account_id",
-                "instrument_id",
-                "side",
-                "offset",
-                "hedge_flag",
-                "order_type",
-                "price",
-                "qty",
-            ],
+            _columns("orders"),
             [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(orders, 1)],
         )
         _write(
             ev / "trades.csv",
-            [
-                "trading_day",
-                "seq",
-                "ts",
-                "trade_id",
-                "instrument_id",
-                "price",
-                "qty",
-                "buy_order_id",
-                "buy_account_id",
-                "buy_offset",
-                "buy_hedge_flag",
-                "sell_order_id",
-                "sell_account_id",
-                "sell_offset",
-                "sell_hedge_flag",
-            ],
+            _columns("trades"),
             [
                 [day.isoformat(), n, _ts(day, t), f"T{day:%Y%m%d}{n:08d}", *row]
                 for n, (t, row) in enumerate(trades, 1)
@@ -561,7 +511,7 @@ class Simulator:
         moves.sort(key=lambda m: m[0])
         _write(
             ev / "fund_movements.csv",
-            ["trading_day", "seq", "ts", "movement_id", "account_id", "direction", "amount"],
+            _columns("fund_movements"),
             [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(moves, 1)],
         )
         return {"orders": len(orders), "trades": len(trades), "fund_movements": len(moves)}

@@ -6,28 +6,12 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PRODUCT_HEADER = [
-    "product",
-    "kind",
-    "underlying",
-    "multiplier",
-    "tick",
-    "settle_decimals",
-    "limit_pct",
-    "margin_group",
-    "session",
-    "fee_basis",
-    "fee_open",
-    "fee_close",
-    "fee_close_today",
-    "delivery_fee_basis",
-    "delivery_fee",
-    "exercise_fee",
-    "decl_scope",
-    "decl_otr_threshold",
-    "option_k",
-    "option_m",
-]
+from schemas.registry import EVENT_TOPICS, file_spec, topic_spec
+
+
+def columns(name: str) -> list[str]:
+    """A bundle file's or event topic's header, from ``schemas/``."""
+    return topic_spec(name).column_names if name in EVENT_TOPICS else file_spec(name).column_names
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -60,60 +44,53 @@ class Day:
 
     def write(self, bundle: Path) -> Path:
         ref, op, ev = bundle / "reference", bundle / "opening", bundle / "events"
-        write_csv(ref / "holidays.csv", ["date", "name"], [])
-        write_csv(ref / "products.csv", PRODUCT_HEADER, self.products)
+        write_csv(ref / "holidays.csv", columns("holidays"), [])
+        write_csv(ref / "products.csv", columns("products"), self.products)
         write_csv(
             ref / "declaration_tiers.csv",
-            ["product", "above_msgs", "up_to_msgs", "rate_low_otr", "rate_high_otr"],
+            columns("declaration_tiers"),
             [],
         )
         write_csv(
             ref / "instruments.csv",
-            [
-                "instrument_id",
-                "product",
-                "last_trading_day",
-                "listing_price",
-                "option_type",
-                "strike",
-            ],
+            columns("instruments"),
             self.instruments,
         )
         write_csv(
             ref / "margin_rates.csv",
-            ["instrument_id", "hedge_flag", "long_rate", "short_rate"],
+            columns("margin_rates"),
             self.margin_rates,
         )
         members = sorted({m for _, m in self.accounts})
-        write_csv(ref / "members.csv", ["member_id", "name"], [[m, f"Member {m}"] for m in members])
+        write_csv(ref / "members.csv", columns("members"), [[m, f"Member {m}"] for m in members])
         write_csv(
             ref / "accounts.csv",
-            ["account_id", "member_id", "account_type"],
+            columns("accounts"),
             [[a, m, "CLIENT"] for a, m in self.accounts],
         )
         write_csv(
             ref / "underlyings.csv",
-            ["trading_day", "underlying", "prev_close", "close"],
+            columns("underlyings"),
             self.underlyings,
         )
         write_csv(
             ref / "final_settlement_prices.csv",
-            ["instrument_id", "final_settlement_price"],
+            columns("final_settlement_prices"),
             self.finals,
         )
         write_csv(
             op / "positions.csv",
-            ["account_id", "instrument_id", "hedge_flag", "long_qty", "short_qty"],
+            columns("opening_positions"),
             self.positions,
         )
         write_csv(
             op / "balances.csv",
-            ["account_id", "balance"],
+            columns("opening_balances"),
             [[a, b] for a, b in sorted(self.balances.items())],
         )
         write_csv(
             op / "settlement_prices.csv",
-            ["instrument_id", "settle_price"],
+            columns("opening_settlement_prices"),
             [[i, p] for i, p in sorted(self.prev_settle.items())],
         )
         orders, trades = [], []
@@ -145,47 +122,17 @@ class Day:
         orders.sort(key=lambda o: str(o[0]))
         write_csv(
             ev / "orders.csv",
-            [
-                "trading_day",
-                "seq",
-                "ts",
-                "event",
-                "order_id",
-                "account_id",
-                "instrument_id",
-                "side",
-                "offset",
-                "hedge_flag",
-                "order_type",
-                "price",
-                "qty",
-            ],
+            columns("orders"),
             [[self.day, n, *o] for n, o in enumerate(orders, 1)],
         )
         write_csv(
             ev / "trades.csv",
-            [
-                "trading_day",
-                "seq",
-                "ts",
-                "trade_id",
-                "instrument_id",
-                "price",
-                "qty",
-                "buy_order_id",
-                "buy_account_id",
-                "buy_offset",
-                "buy_hedge_flag",
-                "sell_order_id",
-                "sell_account_id",
-                "sell_offset",
-                "sell_hedge_flag",
-            ],
+            columns("trades"),
             trades,
         )
         write_csv(
             ev / "fund_movements.csv",
-            ["trading_day", "seq", "ts", "movement_id", "account_id", "direction", "amount"],
+            columns("fund_movements"),
             [
                 [self.day, n, f"{self.day}T{t}.000000", f"F{n}", a, d, amt]
                 for n, (t, a, d, amt) in enumerate(self.deposits, 1)
