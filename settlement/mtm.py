@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, PRICE_SCALE, rescale_half_up, units
+from .numbers import MONEY_SCALE, PRICE_SCALE, ZERO, rescale_half_up, units
 from .positions import KEY
 
 
@@ -35,7 +35,7 @@ def leg_money_terms(legs: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_close & ~is_buy)
         .then(close_value)
         .when(is_close & is_buy)
-        .then(pl.lit(0, pl.Int128) - close_value)
+        .then(ZERO - close_value)
         .otherwise(0)
         .sum()
         .alias("close_value_u"),

@@ -9,7 +9,7 @@ import polars as pl
 
 from .calendar import HOUR_MICROS, session_length_micros
 from .errors import Problem
-from .numbers import PRICE_SCALE, RATE_SCALE, ZERO, div_ceil, div_floor, div_half_up, pow10
+from .numbers import PRICE_SCALE, RATE_SCALE, ZERO, div_ceil, div_floor, div_half_up, pow10, units
 
 RATE_ONE = 10**RATE_SCALE
 WINDOW_MINUTES = 60
@@ -78,10 +78,7 @@ def traded_settlement(
         .group_by("instrument_id", "window")
         .agg(
             pl.col("qty").sum(),
-            (pl.col("pq").cast(pl.Decimal(38, PRICE_SCALE)) * 10**PRICE_SCALE)
-            .cast(pl.Int128)
-            .sum()
-            .alias("pq_u"),
+            units(pl.col("pq"), PRICE_SCALE).sum().alias("pq_u"),
         )
         .sort("instrument_id", "window")
         .group_by("instrument_id", maintain_order=True)
@@ -91,9 +88,7 @@ def traded_settlement(
         "instrument_id",
         "last_trade_micros",
         pl.col("volume").alias("day_qty"),
-        (pl.col("pq").cast(pl.Decimal(38, PRICE_SCALE)) * 10**PRICE_SCALE)
-        .cast(pl.Int128)
-        .alias("day_pq_u"),
+        units(pl.col("pq"), PRICE_SCALE).alias("day_pq_u"),
     )
     early = pl.col("last_trade_micros") < HOUR_MICROS
     return (
@@ -212,12 +207,8 @@ def price_breaks(
         on="instrument_id",
         how="left",
     ).with_columns(
-        (pl.col("high").cast(pl.Decimal(38, PRICE_SCALE)) * 10**PRICE_SCALE)
-        .cast(pl.Int128)
-        .alias("high_u"),
-        (pl.col("low").cast(pl.Decimal(38, PRICE_SCALE)) * 10**PRICE_SCALE)
-        .cast(pl.Int128)
-        .alias("low_u"),
+        units(pl.col("high"), PRICE_SCALE).alias("high_u"),
+        units(pl.col("low"), PRICE_SCALE).alias("low_u"),
     )
     for instrument, high, low in (
         checked.filter(
