@@ -1,0 +1,86 @@
+"""(a) the stream-assisted end of day from the frozen aggregates vs (b) a batch-only end of day from the
+raw events, side by side in one run, on simulated days of growing size.
+
+(a) read the snapshot + settle_day + render every published file (Polars);
+(b) audit/recompute.py: every rule from the raw events in DuckDB SQL (it computes the same results;
+    rendering excluded, which favours (b)).
+The Flink job that makes the aggregates is intraday work and is reported separately. Each figure is the
+median of 3 alternating runs.
+
+    .venv/bin/python bench/stream_vs_batch.py [--sizes 2000:4000,8000:16000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from audit.recompute import recompute
+from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
+from dayclear.simulator import SimulationConfig, simulate
+from settlement.aggregates import read_aggregates
+from settlement.eod import settle_day
+from settlement.publish import render
+
+DAY = date(2026, 11, 23)
+
+
+def one_size(accounts: int, trades: int, work: Path) -> dict[str, float]:
+    bundle, staging, snapshot = work / "bundle", work / "staging", work / "snapshot"
+    counts = simulate(SimulationConfig(day=DAY, accounts=accounts, trades=trades), bundle)
+    inputs = load_inputs(bundle, DAY)
+    stage_bundle(bundle, DAY, staging, inputs)
+    started = time.perf_counter()
+    run_preaggregation(staging, snapshot)
+    flink = time.perf_counter() - started
+    members = inputs.reference.members["member_id"].to_list()
+    stream, batch = [], []
+    for n in range(3):
+        started = time.perf_counter()
+        result, breaks = settle_day(
+            DAY, inputs.reference, inputs.opening, read_aggregates(snapshot)
+        )
+        assert result is not None and not breaks
+        render(result, members)
+        stream.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        recompute(bundle, DAY, work / f"batch{n}.duckdb").close()
+        batch.append(time.perf_counter() - started)
+    a, b = statistics.median(stream), statistics.median(batch)
+    return {
+        "accounts": accounts,
+        "orders": counts["orders"],
+        "trades": counts["trades"],
+        "flink": flink,
+        "a": a,
+        "b": b,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="2000:4000,8000:16000,20000:40000")
+    args = parser.parse_args()
+    print(
+        "| accounts | orders | trades | Flink job (intraday, s) | (a) EOD from aggregates (s) | (b) batch-only from events (s) | (b)/(a) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes.split(","):
+        accounts, trades = (int(x) for x in size.split(":"))
+        with tempfile.TemporaryDirectory() as tmp:
+            r = one_size(accounts, trades, Path(tmp))
+        print(
+            f"| {r['accounts']:,} | {r['orders']:,} | {r['trades']:,} | {r['flink']:.1f} | {r['a']:.2f} | {r['b']:.2f} | {r['b'] / r['a']:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
