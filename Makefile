@@ -17,6 +17,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 jars: target/.jars
 target/.jars: pom.xml
+	rm -rf target/kafka-libs target/flink-libs
 	mvn -q -B package
 	@touch $@
 
