@@ -26,7 +26,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.kafka:
         from .kafka_io import produce_bundle
 
-        produced = produce_bundle(args.out, args.kafka)
+        produced = produce_bundle(args.out, args.kafka, args.day)
         print(f"produced to Kafka at {args.kafka}: {produced}")
     return 0
 

@@ -39,13 +39,8 @@ def wire_records(frame, topic: str):  # type: ignore[no-untyped-def]
         yield {k: (int(v) if k in ints and v is not None else v) for k, v in row.items()}
 
 
-def produce_bundle(bundle: Path, bootstrap: str, day: date | None = None) -> dict[str, int]:
+def produce_bundle(bundle: Path, bootstrap: str, day: date) -> dict[str, int]:
     """Send a bundle's events to their topics in seq order; returns the counts sent."""
-    if day is None:
-        from settlement.events import read_topic
-
-        day = read_topic(bundle, "trades")["trading_day"].min() or date.today()  # type: ignore[assignment]
-    assert day is not None
     reference = load_reference(bundle, day)
     events = read_events(bundle, reference, day)
     counts: dict[str, int] = {}

@@ -150,7 +150,7 @@ def code_version() -> str:
     return f"{version('dayclear')}+{commit}" if commit else version("dayclear")
 
 
-def summary(publication: Publication, result: DayResult | None = None) -> str:
+def summary(publication: Publication) -> str:
     manifest = publication.manifest
     totals = manifest["exchange"]
     assert isinstance(totals, dict)

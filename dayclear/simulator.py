@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
-from schemas.registry import EVENT_TOPICS, file_spec, topic_spec
+from schemas.registry import header
 from settlement.calendar import session_length_micros, wall_clock
 
 from .universe import (
@@ -50,12 +50,8 @@ def _ts(day: date, micros: int) -> str:
     return wall_clock(day, micros).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _columns(name: str) -> list[str]:
-    """The header of a bundle file or event topic, from ``schemas/``."""
-    return topic_spec(name).column_names if name in EVENT_TOPICS else file_spec(name).column_names
-
-
-def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """A bundle CSV file: one header row, ``\n`` line ends, empty for missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -147,14 +143,14 @@ class Simulator:
 
     def write_reference(self, bundle: Path) -> None:
         ref = bundle / "reference"
-        _write(
+        write_csv(
             ref / "holidays.csv",
-            _columns("holidays"),
+            header("holidays"),
             [[d, n] for d, n in sorted(HOLIDAYS.items())],
         )
-        _write(
+        write_csv(
             ref / "products.csv",
-            _columns("products"),
+            header("products"),
             [
                 [
                     p.product,
@@ -181,18 +177,18 @@ class Simulator:
                 for p in PRODUCTS
             ],
         )
-        _write(
+        write_csv(
             ref / "declaration_tiers.csv",
-            _columns("declaration_tiers"),
+            header("declaration_tiers"),
             [
                 [p.product, lo, hi, _fmt(a, 2), _fmt(b, 2)]
                 for p in PRODUCTS
                 for lo, hi, a, b in DECLARATION_TIERS.get(p.kind, [])
             ],
         )
-        _write(
+        write_csv(
             ref / "instruments.csv",
-            _columns("instruments"),
+            header("instruments"),
             [
                 [
                     i.instrument_id,
@@ -205,9 +201,9 @@ class Simulator:
                 for i in self.instruments
             ],
         )
-        _write(
+        write_csv(
             ref / "margin_rates.csv",
-            _columns("margin_rates"),
+            header("margin_rates"),
             [
                 [i.instrument_id, h, f"{r:f}", f"{r:f}"]
                 for i in self.instruments
@@ -215,22 +211,22 @@ class Simulator:
                 for h, r in (("SPEC", i.product.margin_spec), ("HEDGE", i.product.margin_hedge))
             ],
         )
-        _write(
+        write_csv(
             ref / "members.csv",
-            _columns("members"),
+            header("members"),
             [[m, f"Member {m[1:]} Futures Co."] for m in self.members],
         )
-        _write(
+        write_csv(
             ref / "accounts.csv",
-            _columns("accounts"),
+            header("accounts"),
             [
                 [a, self.member_of[a], "PROPRIETARY" if n % 25 == 0 else "CLIENT"]
                 for n, a in enumerate(self.accounts)
             ],
         )
-        _write(
+        write_csv(
             ref / "underlyings.csv",
-            _columns("underlyings"),
+            header("underlyings"),
             [
                 [
                     self.c.day.isoformat(),
@@ -242,9 +238,9 @@ class Simulator:
             ],
         )
         expiring = [i for i in self.instruments if i.last_trading_day == self.c.day]
-        _write(
+        write_csv(
             ref / "final_settlement_prices.csv",
-            _columns("final_settlement_prices"),
+            header("final_settlement_prices"),
             [
                 [i.instrument_id, _fmt(self.underlying_close[i.product.underlying], 2)]
                 for i in expiring
@@ -279,19 +275,19 @@ class Simulator:
 
     def write_opening(self, bundle: Path, positions: dict[tuple[str, str, str], list[int]]) -> None:
         op = bundle / "opening"
-        _write(
+        write_csv(
             op / "positions.csv",
-            _columns("opening_positions"),
+            header("opening_positions"),
             [[a, i, h, lq, sq] for (a, i, h), (lq, sq) in sorted(positions.items())],
         )
         if self.previous:
             balances = sorted(self.previous.balances.items())
         else:
             balances = [(a, self._initial_balance()) for a in self.accounts]
-        _write(op / "balances.csv", _columns("opening_balances"), [[a, b] for a, b in balances])
-        _write(
+        write_csv(op / "balances.csv", header("opening_balances"), [[a, b] for a, b in balances])
+        write_csv(
             op / "settlement_prices.csv",
-            _columns("opening_settlement_prices"),
+            header("opening_settlement_prices"),
             [
                 [
                     i.instrument_id,
@@ -362,41 +358,20 @@ class Simulator:
             oid = f"O{day:%Y%m%d}{order_no:09d}"
             hedge = "HEDGE" if self.hedger[account] else "SPEC"
             text_price = None if price is None else _fmt(price, ins.product.settle_decimals)
-            orders.append(
-                (
-                    t,
-                    [
-                        "NEW",
-                        oid,
-                        account,
-                        ins.instrument_id,
-                        side,
-                        offset,
-                        hedge,
-                        order_type,
-                        text_price,
-                        qty,
-                    ],
-                )
-            )
+            order = [
+                oid,
+                account,
+                ins.instrument_id,
+                side,
+                offset,
+                hedge,
+                order_type,
+                text_price,
+                qty,
+            ]
+            orders.append((t, ["NEW", *order]))
             if cancel_at is not None:
-                orders.append(
-                    (
-                        cancel_at,
-                        [
-                            "CANCEL",
-                            oid,
-                            account,
-                            ins.instrument_id,
-                            side,
-                            offset,
-                            hedge,
-                            order_type,
-                            text_price,
-                            qty,
-                        ],
-                    )
-                )
+                orders.append((cancel_at, ["CANCEL", *order]))
             return oid
 
         picks = [rng.choices(tradable, weights)[0] for _ in range(c.trades)]
@@ -475,14 +450,14 @@ class Simulator:
         orders.sort(key=lambda o: o[0])
         trades.sort(key=lambda o: o[0])
         ev = bundle / "events"
-        _write(
+        write_csv(
             ev / "orders.csv",
-            _columns("orders"),
+            header("orders"),
             [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(orders, 1)],
         )
-        _write(
+        write_csv(
             ev / "trades.csv",
-            _columns("trades"),
+            header("trades"),
             [
                 [day.isoformat(), n, _ts(day, t), f"T{day:%Y%m%d}{n:08d}", *row]
                 for n, (t, row) in enumerate(trades, 1)
@@ -509,9 +484,9 @@ class Simulator:
                 )
             )
         moves.sort(key=lambda m: m[0])
-        _write(
+        write_csv(
             ev / "fund_movements.csv",
-            _columns("fund_movements"),
+            header("fund_movements"),
             [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(moves, 1)],
         )
         return {"orders": len(orders), "trades": len(trades), "fund_movements": len(moves)}

@@ -119,6 +119,11 @@ EVENT_TOPICS = ("orders", "trades", "fund_movements")
 DEAD_LETTER_TOPIC = "dead_letters"
 
 
+def header(name: str) -> list[str]:
+    """Column names of a bundle file (by spec name) or an event topic, in order."""
+    return topic_spec(name).column_names if name in EVENT_TOPICS else file_spec(name).column_names
+
+
 def arrow_type(column: Column) -> pa.DataType:
     """Arrow type of a logical column type: decimals are decimal128 at their internal scale."""
     t = column.type

@@ -52,6 +52,12 @@ def _to_settle_decimals(pq_units: pl.Expr, qty: pl.Expr) -> pl.Expr:
     return div_half_up(pq_units, qty.cast(pl.Int128) * step) * step
 
 
+def session_minutes() -> pl.Expr:
+    """Trading minutes from the open to the close of each instrument's session (§2)."""
+    minutes = {s: session_length_micros(s) // 60_000_000 for s in ("INDEX", "BOND")}
+    return pl.col("session").replace_strict(minutes, return_dtype=pl.Int64)
+
+
 def window_of_minute(minute: pl.Expr, session_minutes: pl.Expr) -> pl.Expr:
     """§3.2 window number of a trading minute: W1 = the last 60 trading minutes up to and including
     the close, W2 the 60 before, ...; a trade at a window's start belongs to that window."""
@@ -63,13 +69,8 @@ def traded_settlement(
 ) -> pl.DataFrame:
     """§3.1-3.3 for traded instruments: VWAP of the first window W1, W2, ... holding a trade, or the
     whole day's VWAP when the last trade came less than 60 trading minutes after the open."""
-    session_minutes = {s: session_length_micros(s) // 60_000_000 for s in ("INDEX", "BOND")}
     sessions = instruments.select(
-        "instrument_id",
-        "settle_decimals",
-        pl.col("session")
-        .replace_strict(session_minutes, return_dtype=pl.Int64)
-        .alias("session_minutes"),
+        "instrument_id", "settle_decimals", session_minutes().alias("session_minutes")
     )
     windows = (
         minutes.filter(pl.col("minute") >= 0)
@@ -239,12 +240,7 @@ def price_breaks(
         )
     session_end = instruments.select(
         "instrument_id",
-        pl.col("session")
-        .replace_strict(
-            {s: session_length_micros(s) // 60_000_000 for s in ("INDEX", "BOND")},
-            return_dtype=pl.Int64,
-        )
-        .alias("end"),
+        session_minutes().alias("end"),
     )
     outside = minutes.join(session_end, on="instrument_id").filter(
         (pl.col("minute") < 0) | (pl.col("minute") > pl.col("end"))

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.registry import EVENT_TOPICS, file_spec, topic_spec
-
-
-def columns(name: str) -> list[str]:
-    """A bundle file's or event topic's header, from ``schemas/``."""
-    return topic_spec(name).column_names if name in EVENT_TOPICS else file_spec(name).column_names
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(["" if v is None else v for v in r] for r in rows)
+from dayclear.simulator import write_csv
+from schemas.registry import header
 
 
 @dataclass
@@ -44,53 +31,53 @@ class Day:
 
     def write(self, bundle: Path) -> Path:
         ref, op, ev = bundle / "reference", bundle / "opening", bundle / "events"
-        write_csv(ref / "holidays.csv", columns("holidays"), [])
-        write_csv(ref / "products.csv", columns("products"), self.products)
+        write_csv(ref / "holidays.csv", header("holidays"), [])
+        write_csv(ref / "products.csv", header("products"), self.products)
         write_csv(
             ref / "declaration_tiers.csv",
-            columns("declaration_tiers"),
+            header("declaration_tiers"),
             [],
         )
         write_csv(
             ref / "instruments.csv",
-            columns("instruments"),
+            header("instruments"),
             self.instruments,
         )
         write_csv(
             ref / "margin_rates.csv",
-            columns("margin_rates"),
+            header("margin_rates"),
             self.margin_rates,
         )
         members = sorted({m for _, m in self.accounts})
-        write_csv(ref / "members.csv", columns("members"), [[m, f"Member {m}"] for m in members])
+        write_csv(ref / "members.csv", header("members"), [[m, f"Member {m}"] for m in members])
         write_csv(
             ref / "accounts.csv",
-            columns("accounts"),
+            header("accounts"),
             [[a, m, "CLIENT"] for a, m in self.accounts],
         )
         write_csv(
             ref / "underlyings.csv",
-            columns("underlyings"),
+            header("underlyings"),
             self.underlyings,
         )
         write_csv(
             ref / "final_settlement_prices.csv",
-            columns("final_settlement_prices"),
+            header("final_settlement_prices"),
             self.finals,
         )
         write_csv(
             op / "positions.csv",
-            columns("opening_positions"),
+            header("opening_positions"),
             self.positions,
         )
         write_csv(
             op / "balances.csv",
-            columns("opening_balances"),
+            header("opening_balances"),
             [[a, b] for a, b in sorted(self.balances.items())],
         )
         write_csv(
             op / "settlement_prices.csv",
-            columns("opening_settlement_prices"),
+            header("opening_settlement_prices"),
             [[i, p] for i, p in sorted(self.prev_settle.items())],
         )
         orders, trades = [], []
@@ -122,17 +109,17 @@ class Day:
         orders.sort(key=lambda o: str(o[0]))
         write_csv(
             ev / "orders.csv",
-            columns("orders"),
+            header("orders"),
             [[self.day, n, *o] for n, o in enumerate(orders, 1)],
         )
         write_csv(
             ev / "trades.csv",
-            columns("trades"),
+            header("trades"),
             trades,
         )
         write_csv(
             ev / "fund_movements.csv",
-            columns("fund_movements"),
+            header("fund_movements"),
             [
                 [self.day, n, f"{self.day}T{t}.000000", f"F{n}", a, d, amt]
                 for n, (t, a, d, amt) in enumerate(self.deposits, 1)
