@@ -13,45 +13,22 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
-from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
-from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
-from settlement.eod import settle_day
-from settlement.publish import render
-
-DAY = date(2026, 11, 23)
+from prepared_day import prepare_day, time_stream_eod
 
 
 def measure(accounts: int, trades: int, work: Path) -> dict[str, float]:
-    bundle, staging, snapshot = work / "bundle", work / "staging", work / "snapshot"
-    counts = simulate(SimulationConfig(day=DAY, accounts=accounts, trades=trades), bundle)
-    inputs = load_inputs(bundle, DAY)
-    stage_bundle(bundle, DAY, staging, inputs)
-    started = time.perf_counter()
-    run_preaggregation(staging, snapshot)
-    flink = time.perf_counter() - started
-    members = inputs.reference.members["member_id"].to_list()
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        result, breaks = settle_day(
-            DAY, inputs.reference, inputs.opening, read_aggregates(snapshot)
-        )
-        assert result is not None and not breaks, breaks
-        render(result, members)
-        runs.append(time.perf_counter() - started)
+    day = prepare_day(accounts, trades, work)
+    eod = statistics.median(time_stream_eod(day) for _ in range(3))
     return {
         "accounts": accounts,
-        "orders": counts["orders"],
-        "trades": counts["trades"],
-        "flink_s": flink,
-        "eod_s": statistics.median(runs),
+        "orders": day.counts["orders"],
+        "trades": day.counts["trades"],
+        "flink_s": day.flink_seconds,
+        "eod_s": eod,
     }
 
 

@@ -17,50 +17,31 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit.recompute import recompute
-from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
-from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
-from settlement.eod import settle_day
-from settlement.publish import render
+from prepared_day import DAY, prepare_day, time_stream_eod
 
-DAY = date(2026, 11, 23)
+from audit.recompute import recompute
 
 
 def one_size(accounts: int, trades: int, work: Path) -> dict[str, float]:
-    bundle, staging, snapshot = work / "bundle", work / "staging", work / "snapshot"
-    counts = simulate(SimulationConfig(day=DAY, accounts=accounts, trades=trades), bundle)
-    inputs = load_inputs(bundle, DAY)
-    stage_bundle(bundle, DAY, staging, inputs)
-    started = time.perf_counter()
-    run_preaggregation(staging, snapshot)
-    flink = time.perf_counter() - started
-    members = inputs.reference.members["member_id"].to_list()
+    day = prepare_day(accounts, trades, work)
     stream, batch = [], []
     for n in range(3):
+        stream.append(time_stream_eod(day))
         started = time.perf_counter()
-        result, breaks = settle_day(
-            DAY, inputs.reference, inputs.opening, read_aggregates(snapshot)
-        )
-        assert result is not None and not breaks
-        render(result, members)
-        stream.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        recompute(bundle, DAY, work / f"batch{n}.duckdb").close()
+        recompute(day.bundle, DAY, work / f"batch{n}.duckdb").close()
         batch.append(time.perf_counter() - started)
-    a, b = statistics.median(stream), statistics.median(batch)
     return {
         "accounts": accounts,
-        "orders": counts["orders"],
-        "trades": counts["trades"],
-        "flink": flink,
-        "a": a,
-        "b": b,
+        "orders": day.counts["orders"],
+        "trades": day.counts["trades"],
+        "flink": day.flink_seconds,
+        "a": statistics.median(stream),
+        "b": statistics.median(batch),
     }
 
 

@@ -128,12 +128,15 @@ class Day:
         return bundle
 
 
-def no_fee_future(product: str = "XF", multiplier: int = 10, margin: str = "0.05") -> list[object]:
-    """An index-future-like product with no fees and no declaration fees (the worked example's)."""
+def index_future(
+    product: str, multiplier: int, underlying: str = "", delivery_fee: str = "0"
+) -> list[object]:
+    """An index-future product row with no trading and no declaration fees (the worked example's),
+    optionally with a RATIO delivery fee."""
     return [
         product,
         "INDEX_FUTURE",
-        "",
+        underlying,
         multiplier,
         "0.2",
         1,
@@ -145,7 +148,7 @@ def no_fee_future(product: str = "XF", multiplier: int = 10, margin: str = "0.05
         "0",
         "0",
         "RATIO",
-        "0",
+        delivery_fee,
         "0.00",
         "NONE",
         "2",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -17,17 +16,10 @@ import pytest
 
 from dayclear.multiday import next_days, settle_days
 from dayclear.simulator import SimulationConfig
+from tests.published import assert_funds_identity, assert_position_invariants, member_rows
 
 pytestmark = pytest.mark.slow
 FIRST = SimulationConfig(day=date(2026, 6, 17), accounts=300, members=12, trades=1500, seed=5)
-
-
-def _rows(folder: Path, name: str) -> list[dict[str, str]]:
-    return [
-        r
-        for p in sorted((folder / "members").glob(f"*/{name}.csv"))
-        for r in csv.DictReader(p.open())
-    ]
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -58,36 +50,12 @@ def test_every_day_holds_the_invariants(run) -> None:  # type: ignore[no-untyped
     ]
     for publication in publications:
         folder = publication.folder
-        long_, short, mtm, exercise = (
-            defaultdict(int),
-            defaultdict(int),
-            defaultdict(D),
-            defaultdict(D),
-        )
-        for r in _rows(folder, "positions"):
-            long_[r["instrument_id"]] += int(r["long_qty"])
-            short[r["instrument_id"]] += int(r["short_qty"])
-            mtm[r["instrument_id"]] += D(r["total_mtm"])
-            assert D(r["close_pnl"]) + D(r["position_mtm"]) == D(r["total_mtm"])
-        assert dict(long_) == dict(short)
-        assert all(v == 0 for v in mtm.values())
-        for f in _rows(folder, "funds"):
-            assert D(f["balance"]) == (
-                D(f["balance_prev"])
-                + D(f["deposits"])
-                - D(f["withdrawals"])
-                + D(f["total_mtm"])
-                + D(f["premium_received"])
-                - D(f["premium_paid"])
-                + D(f["exercise_cash"])
-                - D(f["trading_fees"])
-                - D(f["declaration_fees"])
-                - D(f["delivery_exercise_fees"])
-            )
-            exercise[folder.name] += D(f["exercise_cash"])
-        premium = sum(D(t["premium"]) for t in _rows(folder, "trades"))
+        assert_position_invariants(folder)
+        assert_funds_identity(folder)
+        premium = sum(D(t["premium"]) for t in member_rows(folder, "trades"))
         assert premium == 0, "Σ premium paid = Σ premium received"
-        assert exercise[folder.name] == 0, "exercise cash moves between longs and shorts"
+        exercise = sum(D(f["exercise_cash"]) for f in member_rows(folder, "funds"))
+        assert exercise == 0, "exercise cash moves between longs and shorts"
 
 
 def test_each_day_opens_from_the_previous_close(run) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +65,7 @@ def test_each_day_opens_from_the_previous_close(run) -> None:  # type: ignore[no
             r["account_id"]: r["balance"]
             for r in csv.DictReader((before.folder / "closing" / "balances.csv").open())
         }
-        for f in _rows(after.folder, "funds"):
+        for f in member_rows(after.folder, "funds"):
             assert f["balance_prev"] == closing.get(f["account_id"], "0.00")
 
 
@@ -117,7 +85,7 @@ def test_expiry_day_settles_at_final_prices_and_removes_positions(run) -> None: 
     }
     assert prices["IF2606"]["price_source"] == "FINAL"
     assert D(prices["IF2606"]["settle_price"]) == D(finals["IF2606"])
-    for r in _rows(expiry, "positions"):
+    for r in member_rows(expiry, "positions"):
         if r["instrument_id"] in finals:
             assert (r["long_qty"], r["short_qty"], r["long_margin"], r["short_margin"]) == (
                 "0",
@@ -129,7 +97,7 @@ def test_expiry_day_settles_at_final_prices_and_removes_positions(run) -> None: 
         r["instrument_id"] for r in csv.DictReader((expiry / "closing" / "positions.csv").open())
     }
     assert not closing & set(finals)
-    fees = sum(D(f["delivery_exercise_fees"]) for f in _rows(expiry, "funds"))
+    fees = sum(D(f["delivery_exercise_fees"]) for f in member_rows(expiry, "funds"))
     assert fees > 0
     assert int(prices["IF2606"]["open_interest"]) > 0
 

@@ -25,35 +25,10 @@ import polars as pl
 from settlement.aggregates import Aggregates
 from settlement.bundle import load_opening, load_reference
 from settlement.eod import settle_day
-from tests.daybuilder import Day
+from tests.daybuilder import Day, index_future
 from tests.frames import leg, table
 
 DAY = date(2026, 11, 23)
-
-
-def _future(product: str) -> list[object]:
-    return [
-        product,
-        "INDEX_FUTURE",
-        "UX",
-        300,
-        "0.2",
-        1,
-        "0.10",
-        "IDX",
-        "INDEX",
-        "RATIO",
-        "0",
-        "0",
-        "0",
-        "RATIO",
-        "0.0001",
-        "0.00",
-        "NONE",
-        "2",
-        None,
-        None,
-    ]
 
 
 def _bundle(tmp_path: Path) -> Path:
@@ -74,9 +49,9 @@ def _bundle(tmp_path: Path) -> Path:
     day = Day(
         day=DAY.isoformat(),
         products=[
-            _future("XF"),
-            _future("YF"),
-            _future("ZF"),
+            index_future("XF", 300, "UX", "0.0001"),
+            index_future("YF", 300, "UX", "0.0001"),
+            index_future("ZF", 300, "UX", "0.0001"),
             [
                 "XO",
                 "INDEX_OPTION",

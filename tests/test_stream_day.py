@@ -19,6 +19,7 @@ from dayclear.kafka_io import produce_bundle
 from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
 from dayclear.simulator import SimulationConfig, simulate
 from settlement.aggregates import read_aggregates
+from tests.published import assert_funds_identity, assert_position_invariants, member_rows
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 23)
@@ -36,13 +37,6 @@ def settled(kafka, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert record["complete"], record
     folder = out / DAY.isoformat() / (out / DAY.isoformat() / "LATEST").read_text().strip()
     return {"bundle": bundle, "snapshot": snapshot, "folder": folder, "root": root}
-
-
-def _rows(folder: Path, name: str) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    for path in sorted((folder / "members").glob(f"*/{name}.csv")):
-        rows += list(csv.DictReader(path.open()))
-    return rows
 
 
 def test_stream_aggregates_equal_batch_aggregates(settled: dict[str, Path]) -> None:
@@ -173,37 +167,13 @@ def test_settlement_prices_follow_section_3(settled: dict[str, Path]) -> None:
 
 def test_section_12_invariants_on_published_files(settled: dict[str, Path]) -> None:
     folder = settled["folder"]
-    positions = _rows(folder, "positions")
-    long_, short, mtm = defaultdict(int), defaultdict(int), defaultdict(D)
-    for r in positions:
-        long_[r["instrument_id"]] += int(r["long_qty"])
-        short[r["instrument_id"]] += int(r["short_qty"])
-        mtm[r["instrument_id"]] += D(r["total_mtm"])
-        assert D(r["close_pnl"]) + D(r["position_mtm"]) == D(r["total_mtm"])
-        assert int(r["long_qty"]) >= 0 and int(r["short_qty"]) >= 0
-    assert dict(long_) == dict(short), "open interest must balance per instrument"
-    assert all(v == 0 for v in mtm.values()), "futures MTM is zero-sum per instrument"
+    long_ = assert_position_invariants(folder)
     prices = list(csv.DictReader((folder / "exchange" / "settlement_prices.csv").open()))
     for p in prices:
         assert int(p["open_interest"]) == long_.get(p["instrument_id"], 0)
         if p["price_source"] != "FINAL":
             assert D(p["limit_down"]) <= D(p["settle_price"]) <= D(p["limit_up"]), p
-    for f in _rows(folder, "funds"):
-        balance = (
-            D(f["balance_prev"])
-            + D(f["deposits"])
-            - D(f["withdrawals"])
-            + D(f["total_mtm"])
-            + D(f["premium_received"])
-            - D(f["premium_paid"])
-            + D(f["exercise_cash"])
-            - D(f["trading_fees"])
-            - D(f["declaration_fees"])
-            - D(f["delivery_exercise_fees"])
-        )
-        assert balance == D(f["balance"]), f["account_id"]
-        assert D(f["available"]) == D(f["balance"]) - D(f["margin"])
-        assert D(f["margin_call"]) == max(D(0), -D(f["available"]))
+    assert_funds_identity(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     for member, totals in manifest["members"].items():
         rows = list(csv.DictReader((folder / "members" / member / "funds.csv").open()))
@@ -218,7 +188,7 @@ def test_section_12_invariants_on_published_files(settled: dict[str, Path]) -> N
             assert D(totals[key]) == sum((D(r[key]) for r in rows), D(0))
     for key, value in manifest["exchange"].items():
         assert D(value) == sum(D(t[key]) for t in manifest["members"].values())
-    declared = _rows(folder, "declaration_fees")
+    declared = member_rows(folder, "declaration_fees")
     assert any(D(r["fee"]) > 0 for r in declared), (
         "the simulated day should charge declaration fees"
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_dayclear
-from tests.daybuilder import Day, no_fee_future
+from tests.daybuilder import Day, index_future
 
 pytestmark = pytest.mark.slow
 GOLDEN = Path(__file__).parent / "golden" / "worked_example_d1"
@@ -29,7 +29,7 @@ GOLDEN = Path(__file__).parent / "golden" / "worked_example_d1"
 def _day(day: str) -> Day:
     return Day(
         day=day,
-        products=[no_fee_future("XF", 10, "0.05")],
+        products=[index_future("XF", 10)],
         instruments=[["XF2612", "XF", "2026-12-18", "4000.0", None, None]],
         margin_rates=[["XF2612", "SPEC", "0.05", "0.05"], ["XF2612", "HEDGE", "0.05", "0.05"]],
         accounts=[("A", "M1"), ("B", "M2"), ("C", "M2")],
