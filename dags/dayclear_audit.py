@@ -9,21 +9,12 @@ breaks, so that the day is not marked final. Runs after settlement (triggered wi
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
 import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths
-from dayclear.status import mark
+from dayclear.dag_support import PUBLISHED, audit_latest, run_paths
 from dayclear.trading_calendar import EXCHANGE_TZ
-
-
-def _paths() -> tuple[date, Path, Path]:
-    paths = run_paths(get_current_context())
-    return paths.day, paths.bundle, paths.out
 
 
 @dag(
@@ -37,26 +28,14 @@ def _paths() -> tuple[date, Path, Path]:
 def dayclear_audit() -> None:
     @task
     def reconcile_day() -> dict[str, object]:
-        from audit.run import audit_day
-
-        day, bundle, out = _paths()
-        if not (out / day.isoformat() / "LATEST").exists():
-            raise AirflowFailException(f"{day} has not been published under {out}")
-        report, html_path = audit_day(bundle, day, out)
+        paths = run_paths(get_current_context())
+        if not (paths.out / paths.day.isoformat() / "LATEST").exists():
+            raise AirflowFailException(f"{paths.day} has not been published under {paths.out}")
+        report, html_path = audit_latest(paths)
         print(f"reconciliation report: {html_path}")
-        mark(
-            out,
-            day.isoformat(),
-            audit={
-                "version": report["version"],
-                "passed": report["passed"],
-                "report": str(html_path),
-                "summary": report["summary"],
-            },
-        )
         if not report["passed"]:
             raise AirflowFailException(
-                f"audit of {day} v{report['version']} found breaks: {report['summary']}; see {html_path}"
+                f"audit of {paths.day} v{report['version']} found breaks: {report['summary']}; see {html_path}"
             )
         return {"report": str(html_path), "passed": True}
 

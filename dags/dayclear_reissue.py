@@ -16,7 +16,7 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.dag_support import PUBLISHED, audit_latest, run_paths, smoke_latest
 from dayclear.status import mark, read_status
 from dayclear.trading_calendar import EXCHANGE_TZ
 
@@ -75,20 +75,7 @@ def dayclear_reissue() -> None:
 
     @task
     def audit(version: int) -> None:
-        from audit.run import audit_day
-
-        paths = run_paths(get_current_context())
-        report, html_path = audit_day(paths.bundle, paths.day, paths.out)
-        mark(
-            paths.out,
-            paths.day.isoformat(),
-            audit={
-                "version": version,
-                "passed": report["passed"],
-                "report": str(html_path),
-                "summary": report["summary"],
-            },
-        )
+        report, html_path = audit_latest(run_paths(get_current_context()))
         if not report["passed"]:
             raise AirflowFailException(
                 f"audit of the re-issued v{version} found breaks; see {html_path}"
@@ -96,19 +83,9 @@ def dayclear_reissue() -> None:
 
     @task
     def smoke(version: int) -> None:
-        from settlement.bundle import load_reference
-        from smoke_tests.checks import publication_problems
-
-        paths = run_paths(get_current_context())
-        members = load_reference(paths.bundle, paths.day).members["member_id"].to_list()
-        problems = publication_problems(paths.out, paths.day, members)
-        mark(
-            paths.out,
-            paths.day.isoformat(),
-            smoke={"version": version, "passed": not problems, "problems": problems},
-        )
+        problems = smoke_latest(run_paths(get_current_context()))
         if problems:
-            raise AirflowFailException("; ".join(problems))
+            raise AirflowFailException(f"re-issued v{version}: " + "; ".join(problems))
 
     version = republish()
     audit(version) >> smoke(version)

@@ -15,8 +15,7 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths
-from dayclear.status import mark
+from dayclear.dag_support import PUBLISHED, run_paths, smoke_latest
 from dayclear.trading_calendar import EXCHANGE_TZ
 
 
@@ -61,21 +60,8 @@ def dayclear_smoke() -> None:
 
     @task
     def published_files() -> None:
-        from settlement.bundle import load_reference
-        from smoke_tests.checks import publication_problems
-
-        day, bundle, out, _ = _conf()
-        members = load_reference(bundle, day).members["member_id"].to_list()
-        problems = publication_problems(out, day, members)
-        latest = out / day.isoformat() / "LATEST"
-        if latest.exists():
-            version = int(latest.read_text().strip()[1:])
-            mark(
-                out,
-                day.isoformat(),
-                smoke={"version": version, "passed": not problems, "problems": problems},
-            )
-        _fail_on(problems, f"published files of {day}")
+        paths = run_paths(get_current_context())
+        _fail_on(smoke_latest(paths), f"published files of {paths.day}")
 
     [reference_data(), services()] >> known_answers() >> published_files()
 

@@ -54,3 +54,40 @@ def run_paths(context: Any) -> RunPaths:
         out=Path(conf.get("out", state / "published")),
         bootstrap=conf.get("bootstrap"),
     )
+
+
+def audit_latest(paths: RunPaths) -> tuple[dict[str, Any], Path]:
+    """Audit the day's latest version and record the result in the day's status."""
+    from audit.run import audit_day
+
+    from .status import mark
+
+    report, html_path = audit_day(paths.bundle, paths.day, paths.out)
+    audit = {
+        "version": report["version"],
+        "passed": report["passed"],
+        "report": str(html_path),
+        "summary": report["summary"],
+    }
+    mark(paths.out, paths.day.isoformat(), audit=audit)
+    return report, html_path
+
+
+def smoke_latest(paths: RunPaths) -> list[str]:
+    """Post-publication smoke checks of the day's latest version, recorded in the day's status."""
+    from settlement.bundle import load_reference
+    from smoke_tests.checks import publication_problems
+
+    from .status import mark
+
+    members = load_reference(paths.bundle, paths.day).members["member_id"].to_list()
+    problems = publication_problems(paths.out, paths.day, members)
+    latest = paths.out / paths.day.isoformat() / "LATEST"
+    if latest.exists():
+        version = int(latest.read_text().strip().removeprefix("v"))
+        mark(
+            paths.out,
+            paths.day.isoformat(),
+            smoke={"version": version, "passed": not problems, "problems": problems},
+        )
+    return problems

@@ -145,47 +145,36 @@ def test_settlement_vwap_windows_and_half_up() -> None:
     assert out["vwap_source"].to_list() == ["VWAP_EARLIER_WINDOW", "VWAP_LAST_HOUR", "VWAP_DAY"]
 
 
+def _option_margin_per_lot(s: str, u: str, k: str, m: str, strike: str, mult: int, call: bool) -> D:
+    """The §7.2 per-lot short option margin, Round(·, 2), for literal inputs."""
+    per_lot = option_margin_per_lot(
+        *(pl.lit(_u(v), pl.Int128) for v in (s, u)),
+        *(pl.lit(_u(v, 8), pl.Int128) for v in (k, m)),
+        pl.lit(_u(strike), pl.Int128),
+        pl.lit(mult, pl.Int128),
+        pl.lit(call),
+    )
+    cents = pl.DataFrame({"x": [0]}).select(
+        rescale_half_up(per_lot, OPTION_SCALE, MONEY_SCALE).alias("m")
+    )["m"][0]
+    return D(cents) / 100
+
+
 def test_io_short_call_margin_cffex_example() -> None:
     """§7.2, the CFFEX IO example: S 446.2, CSI 300 close 3967.1, strike 3550, mult 100, k 10%, m 0.5:
     OTM = max((3550 − 3967.1)×100, 0) = 0; 446.2×100 + max(3967.1×100×0.1 − 0, 0.5×3967.1×100×0.1)
     = 44620 + 39671 = 84,291.00 per lot."""
-    frame = pl.DataFrame({"x": [0]}).select(
-        rescale_half_up(
-            option_margin_per_lot(
-                pl.lit(_u("446.2"), pl.Int128),
-                pl.lit(_u("3967.1"), pl.Int128),
-                pl.lit(_u("0.10", 8), pl.Int128),
-                pl.lit(_u("0.5", 8), pl.Int128),
-                pl.lit(_u("3550"), pl.Int128),
-                pl.lit(100, pl.Int128),
-                pl.lit(True),
-            ),
-            OPTION_SCALE,
-            MONEY_SCALE,
-        ).alias("m")
+    assert _option_margin_per_lot("446.2", "3967.1", "0.10", "0.5", "3550", 100, call=True) == D(
+        "84291.00"
     )
-    assert D(frame["m"][0]) / 100 == D("84291.00")
 
 
 def test_put_margin_floor_uses_strike() -> None:
     """§7.2 put, deep OTM: S 2.0, U 4000, K 3500, mult 100, k 0.1, m 0.5: OTM = (4000 − 3500)×100 = 50,000;
     U×mult×k − OTM = 40,000 − 50,000 < m×K×mult×k = 17,500, so 200 + 17,500 = 17,700.00."""
-    frame = pl.DataFrame({"x": [0]}).select(
-        rescale_half_up(
-            option_margin_per_lot(
-                pl.lit(_u("2.0"), pl.Int128),
-                pl.lit(_u("4000"), pl.Int128),
-                pl.lit(_u("0.1", 8), pl.Int128),
-                pl.lit(_u("0.5", 8), pl.Int128),
-                pl.lit(_u("3500"), pl.Int128),
-                pl.lit(100, pl.Int128),
-                pl.lit(False),
-            ),
-            OPTION_SCALE,
-            MONEY_SCALE,
-        ).alias("m")
+    assert _option_margin_per_lot("2.0", "4000", "0.1", "0.5", "3500", 100, call=False) == D(
+        "17700.00"
     )
-    assert D(frame["m"][0]) / 100 == D("17700.00")
 
 
 def _positions_with_prices(
