@@ -5,9 +5,9 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars demo test test-fast lint typecheck kafka-start kafka-stop clean
+.PHONY: setup env jars browser demo portal test test-fast lint typecheck kafka-start kafka-stop clean
 
-setup: env jars
+setup: env jars browser
 
 env: $(VENV)/.synced
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -21,8 +21,16 @@ target/.jars: pom.xml
 	mvn -q -B package
 	@touch $@
 
-demo: setup                ## simulate a day into Kafka, Flink pre-aggregation, settlement DAG, publish
-	$(BIN)/dayclear demo
+browser:                   ## Debian's Chromium for the portal's browser tests (no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup                ## simulate a day into Kafka, Flink, settlement/ops/audit/smoke DAGs, publish, serve the portal
+	$(BIN)/dayclear demo --serve
+
+portal: env                ## serve the settlement portal over .state (users: dayclear portal add-user)
+	$(BIN)/dayclear portal serve
 
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
 	$(BIN)/pytest

@@ -40,6 +40,12 @@ OPTIONAL_HEADERS = {
 }
 
 
+def part_files_source(folder: Path, topic: str) -> str:
+    """A folder of header-less CSV part files of ``topic`` (columns in schema order)."""
+    names = ", ".join(f"'{c}'" for c in TOPIC_HEADERS[topic].split(","))
+    return f"read_csv('{folder}/*.csv', all_varchar = true, header = false, names = [{names}])"
+
+
 def _source(bundle: Path, topic: str, scratch: Path) -> str:
     csv_path, parquet_path = (
         bundle / "events" / f"{topic}.csv",
@@ -71,8 +77,13 @@ def _with_optional_files(bundle: Path, scratch: Path) -> Path:
     return view
 
 
-def recompute(bundle: Path, day: date, database: Path) -> duckdb.DuckDBPyConnection:
-    """Run the whole recompute into ``database`` (a DuckDB file, replaced) and return the connection."""
+def recompute(
+    bundle: Path, day: date, database: Path, event_sources: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Run the whole recompute into ``database`` (a DuckDB file, replaced) and return the connection.
+
+    ``event_sources`` replaces the bundle's event files by DuckDB table expressions (the exchange-scale
+    benchmark reads its header-less part files this way)."""
     scratch = database.with_suffix(".inputs")
     scratch.mkdir(parents=True, exist_ok=True)
     database.unlink(missing_ok=True)
@@ -81,6 +92,7 @@ def recompute(bundle: Path, day: date, database: Path) -> duckdb.DuckDBPyConnect
         "bundle": str(_with_optional_files(bundle, scratch)),
         "day": day.isoformat(),
         **{f"{t}_source": _source(bundle, t, scratch) for t in TOPIC_HEADERS},
+        **{f"{t}_source": expr for t, expr in (event_sources or {}).items()},
     }
     for path in sorted(SQL_DIR.glob("0*.sql")):
         con.execute(path.read_text().format(**values))

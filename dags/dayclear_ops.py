@@ -1,7 +1,8 @@
 """dayclear_ops: the ops-control prong.
 
 Every five minutes during the session: read the stream's health (consumer lag per topic, dead letters,
-events/s, checkpoint age), write it where the portal reads it (``$DAYCLEAR_STATE/ops/health.json``),
+events/s, checkpoint age), write it where the portal reads it (``$DAYCLEAR_STATE/ops/health.json``, and the day's history in
+``ops/health-<D>.jsonl``),
 and raise an alert record (``alerts`` topic + ``ops/alerts.jsonl``) for every threshold of
 ``deploy/ops_thresholds.json`` it crosses. After the close (conf ``phase: close``): confirm that the
 day's snapshot carries a complete completeness proof.
@@ -43,6 +44,9 @@ def dayclear_ops() -> None:
         (state_dir() / "ops" / "health.json").write_text(
             json.dumps(health, indent=1, sort_keys=True) + "\n"
         )
+        day = pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
+        with (state_dir() / "ops" / f"health-{day}.jsonl").open("a") as history:
+            history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
         log = publish_alerts(alerts, bootstrap)
         print(

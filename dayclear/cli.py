@@ -71,7 +71,36 @@ def _close(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.day, accounts=args.accounts, trades=args.trades)
+    return run_demo(args.day, accounts=args.accounts, trades=args.trades, serve=args.serve)
+
+
+def _portal(args: argparse.Namespace) -> int:
+    from portal.store import Store
+
+    from .paths import state_dir
+
+    state = args.state or state_dir()
+    store = Store(state / "portal" / "portal.sqlite")
+    if args.action == "serve":
+        import uvicorn
+
+        from portal.app import create_app
+
+        print(f"dayclear portal on http://{args.host}:{args.port}/ (state {state})", flush=True)
+        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    elif args.action == "add-user":
+        if args.role == "member" and not args.member:
+            raise SystemExit("dayclear portal add-user: a member user needs --member")
+        import getpass
+
+        password = args.password or getpass.getpass(f"password for {args.username}: ")
+        store.add_user(args.username, args.role, password, args.member)
+        print(f"user {args.username} ({args.role}{' ' + args.member if args.member else ''}) saved")
+    else:
+        if store.user(args.username) is None:
+            raise SystemExit(f"dayclear portal token: no user {args.username!r}")
+        print(store.issue(args.username, "token", args.days * 86400, args.label))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +151,30 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("--snapshot", type=Path, required=True)
     close.set_defaults(func=_close)
 
+    portal = sub.add_parser(
+        "portal", help="the settlement portal: serve it, add users, issue tokens"
+    )
+    portal.add_argument("action", choices=["serve", "add-user", "token"])
+    portal.add_argument("username", nargs="?", default="")
+    portal.add_argument(
+        "--state", type=Path, help="state folder (default $DAYCLEAR_STATE or .state)"
+    )
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.add_argument("--port", type=int, default=8300)
+    portal.add_argument("--role", choices=["staff", "member"], default="member")
+    portal.add_argument("--member", help="the member id of a member user")
+    portal.add_argument("--password", help="(default: asked for)")
+    portal.add_argument("--days", type=int, default=90, help="token lifetime")
+    portal.add_argument("--label", default="", help="what the token is for")
+    portal.set_defaults(func=_portal)
+
     demo = sub.add_parser("demo", help="the whole path once on the embedded default (see README)")
     demo.add_argument("--day", type=parse_day, default=parse_day("2026-11-23"))
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--trades", type=int, default=4000)
+    demo.add_argument(
+        "--serve", action="store_true", help="then serve the settlement portal over the result"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -66,7 +66,7 @@ def settle_with_airflow(
     )
 
 
-def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
+def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = False) -> int:
     state = state_dir()
     bundle, snapshot, out = (
         state / "bundles" / day.isoformat(),
@@ -100,6 +100,13 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
         settle_with_airflow(day, bundle, snapshot, out, log, bootstrap=broker.bootstrap)
         record = json.loads((snapshot / "completeness.json").read_text())
         print(f"    snapshot {snapshot}  complete={record['complete']}")
+
+        _step("running the ops-control DAG (stream health, completeness proof after the close)")
+        ops_conf = {"day": day.isoformat(), "snapshot": str(snapshot), "phase": "close"}
+        ops_conf["bootstrap"] = broker.bootstrap
+        run_airflow(
+            "dags", "test", "dayclear_ops", day.isoformat(), "-c", json.dumps(ops_conf), log=log
+        )
 
         _step(
             "running the data-audit DAG (independent DuckDB recompute, reconciliation, §12 invariants)"
@@ -142,7 +149,28 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000) -> int:
             f"smoke passed={status['smoke']['passed']}, final={status['final']}"
         )
         print(f"    logs:             {log}")
-        return 0
     finally:
         _step("stopping the Kafka broker")
         kafka_broker.stop()
+    if serve:
+        serve_portal(state, bundle, day)
+    return 0
+
+
+def serve_portal(state: Path, bundle: Path, day: date, port: int = 8300) -> None:
+    """Provision the demo's portal users (staff + one per member) and serve the portal until Ctrl-C."""
+    import uvicorn
+
+    from portal.accounts import provision_demo_users
+    from portal.app import create_app
+    from portal.store import Store
+    from settlement.bundle import load_reference
+
+    store = Store(state / "portal" / "portal.sqlite")
+    members = load_reference(bundle, day).members["member_id"].sort().to_list()
+    credentials = state / "portal" / "credentials.txt"
+    made = provision_demo_users(store, members, credentials)
+    _step(f"settlement portal at http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+    print(f"    sign-in names and passwords: {credentials} ({len(made)} new; staff user: staff,")
+    print("    member users: m001, m002, ...)")
+    uvicorn.run(create_app(state), host="127.0.0.1", port=port, log_level="warning")

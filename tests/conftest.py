@@ -33,3 +33,18 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     kafka_broker.create_topics(broker.bootstrap)
     yield broker
     kafka_broker.stop()
+
+
+@pytest.fixture(scope="session")
+def portal_story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real published day with a story (v1 with audit breaks, v2 re-issued and final), a portal
+    server over it, and its users: ``staff`` and one user per member."""
+    from portal_day import MEMBERS, build_story
+    from portal_server import provision, serve
+
+    state = tmp_path_factory.mktemp("portal-state")
+    story = build_story(state)
+    members = [f"M{i:03d}" for i in range(1, MEMBERS + 1)]
+    store = provision(state, members)
+    with serve(state) as url:
+        yield {**story, "state": state, "url": url, "store": store, "members": members}

@@ -24,6 +24,7 @@ def test_services_of_the_production_topology() -> None:
         "airflow-apiserver",
         "airflow-scheduler",
         "airflow-dag-processor",
+        "portal",
     } <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert "broker,controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]

@@ -1,0 +1,1 @@
+"""The settlement portal (``portal.app``): staff reconciliation views and member downloads."""

@@ -1,0 +1,220 @@
+"""Read-only views of what the prongs wrote, for the portal: days, versions, files, reports.
+
+Every path is built from validated parts only: a day must be ``YYYY-MM-DD``, a version ``v<N>`` that
+exists, a member an id present in that version's manifest, and a file name one the manifest lists for
+that member. Nothing a request sends is ever joined to a path unchecked, so ``..``, absolute paths,
+encoded separators or another member's file cannot name anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+VERSION = re.compile(r"^v[1-9]\d{0,3}$")
+MEMBER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so an archive of the same files is the same bytes
+
+
+class NotFound(Exception):
+    """Nothing by that name for this caller (the same answer whether it exists for someone else)."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the prongs write: published days, the close's snapshots, the ops readings."""
+
+    out: Path
+    snapshots: Path
+    ops: Path
+
+    @classmethod
+    def under(cls, state: Path) -> Sources:
+        return cls(state / "published", state / "snapshots", state / "ops")
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _day_dir(src: Sources, day: str) -> Path:
+    if not DAY.match(day) or not (src.out / day).is_dir():
+        raise NotFound(day)
+    return src.out / day
+
+
+def days(src: Sources) -> list[str]:
+    if not src.out.is_dir():
+        return []
+    return sorted(
+        (p.name for p in src.out.iterdir() if p.is_dir() and DAY.match(p.name)), reverse=True
+    )
+
+
+def versions(src: Sources, day: str) -> list[str]:
+    day_dir = _day_dir(src, day)
+    found = [p.name for p in day_dir.iterdir() if p.is_dir() and VERSION.match(p.name)]
+    return sorted(found, key=lambda v: int(v[1:]))
+
+
+def latest(src: Sources, day: str) -> str | None:
+    path = _day_dir(src, day) / "LATEST"
+    return path.read_text().strip() if path.is_file() else None
+
+
+def status(src: Sources, day: str) -> dict[str, Any]:
+    return _json(_day_dir(src, day) / "status.json") or {"trading_day": day}
+
+
+def breaks(src: Sources, day: str) -> dict[str, Any] | None:
+    """``breaks.json``: the problems that stopped the day before anything was published."""
+    return _json(_day_dir(src, day) / "breaks.json")
+
+
+def manifest(src: Sources, day: str, version: str) -> dict[str, Any]:
+    if not VERSION.match(version):
+        raise NotFound(version)
+    found = _json(_day_dir(src, day) / version / "manifest.json")
+    if found is None:
+        raise NotFound(version)
+    return found  # type: ignore[no-any-return]
+
+
+def changes(src: Sources, day: str, version: str) -> dict[str, Any] | None:
+    manifest(src, day, version)
+    return _json(src.out / day / version / "changes.json")
+
+
+def reconciliation(src: Sources, day: str, version: str) -> dict[str, Any] | None:
+    manifest(src, day, version)
+    return _json(src.out / day / "audit" / version / "reconciliation.json")
+
+
+def completeness(src: Sources, day: str) -> dict[str, Any] | None:
+    _day_dir(src, day)
+    return _json(src.snapshots / day / "completeness.json")
+
+
+def health(src: Sources) -> dict[str, Any] | None:
+    return _json(src.ops / "health.json")
+
+
+def health_history(src: Sources, day: str) -> list[dict[str, Any]]:
+    """The ops DAG's readings of the day (``ops/health-<D>.jsonl``), oldest first."""
+    path = src.ops / f"health-{day}.jsonl"
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if path.is_file()
+        else []
+    )
+
+
+def alerts(src: Sources, day: str) -> list[dict[str, Any]]:
+    """Alerts of the day from ``ops/alerts.jsonl`` (stream health, risk and surveillance)."""
+    path = src.ops / "alerts.jsonl"
+    if not path.is_file():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        try:
+            alert = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if str(alert.get("trading_day", alert.get("day", day))) == day:
+            found.append(alert)
+    return found
+
+
+# --- one member's view ----------------------------------------------------------------------------
+def member_files(src: Sources, day: str, version: str, member: str) -> dict[str, dict[str, Any]]:
+    """``{file name: {sha256, rows}}`` of ``member``'s folder in the version, from its manifest."""
+    if not MEMBER.match(member):
+        raise NotFound(member)
+    prefix = f"members/{member}/"
+    files = {
+        path.removeprefix(prefix): meta
+        for path, meta in manifest(src, day, version)["files"].items()
+        if path.startswith(prefix) and "/" not in path.removeprefix(prefix)
+    }
+    if not files:
+        raise NotFound(member)
+    return files
+
+
+def member_file(src: Sources, day: str, version: str, member: str, name: str) -> bytes:
+    """The bytes of one listed file, checked against the manifest's SHA-256 before they are served."""
+    import hashlib
+
+    files = member_files(src, day, version, member)
+    if name not in files:
+        raise NotFound(name)
+    data = (src.out / day / version / "members" / member / name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != files[name]["sha256"]:
+        raise RuntimeError(f"{day}/{version}/members/{member}/{name} does not match its manifest")
+    return data
+
+
+def member_archive(src: Sources, day: str, version: str, member: str) -> bytes:
+    """The member's whole folder as a zip (files in name order, fixed timestamps) with its manifest."""
+    files = member_files(src, day, version, member)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{day}_{version}_{member}/{name}", ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member_file(src, day, version, member, name))
+        info = zipfile.ZipInfo(f"{day}_{version}_{member}/manifest.json", ZIP_TIME)
+        archive.writestr(info, json.dumps(member_manifest(src, day, version, member), indent=1))
+    return buffer.getvalue()
+
+
+def member_manifest(src: Sources, day: str, version: str, member: str) -> dict[str, Any]:
+    """The member's slice of the manifest: its files and its control totals, nobody else's."""
+    full = manifest(src, day, version)
+    return {
+        "trading_day": full.get("trading_day", day),
+        "version": full.get("version"),
+        "member_id": member,
+        "files": member_files(src, day, version, member),
+        "totals": (full.get("members") or {}).get(member, {}),
+    }
+
+
+def member_changes(src: Sources, day: str, version: str, member: str) -> dict[str, Any] | None:
+    """What changed for ``member`` in this version against the one before: files, and rows per file."""
+    member_files(src, day, version, member)
+    found = changes(src, day, version)
+    if not found:
+        return None
+    previous = f"v{found['from_version']}"
+    changed = (found.get("members") or {}).get(member, [])
+    rows: dict[str, dict[str, list[str]]] = {}
+    for name in changed:
+        old = _csv_lines(src.out / day / previous / "members" / member / name)
+        new = _csv_lines(src.out / day / version / "members" / member / name)
+        rows[name] = {
+            "header": new[:1] or old[:1],
+            "removed": [r for r in old[1:] if r not in set(new[1:])],
+            "added": [r for r in new[1:] if r not in set(old[1:])],
+        }
+    return {
+        "from_version": previous,
+        "to_version": version,
+        "changed_files": changed,
+        "rows": rows,
+    }
+
+
+def _csv_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.is_file() else []
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode())))
