@@ -1,10 +1,16 @@
 """The close: freeze the day's pre-aggregates at recorded Kafka offsets and prove completeness.
 
-At the close the end offset of every partition of the day's topics is recorded; the pre-aggregation
-job reads exactly up to them (a bounded, read_committed read) and the completeness record reconciles
-what the aggregates cover (records, distinct seq, seq range) with what Kafka holds. The record is
-stored in the snapshot as ``completeness.json``; the end of day refuses a snapshot without a
-complete one.
+At the close the end offset of every partition of the day's topics is recorded. The day's range of
+each partition starts where the previous close ended (the latest earlier snapshot's proof), or at the
+beginning of the topic for the first day. The pre-aggregation job reads exactly that range (a bounded,
+read_committed read) through the gate (:mod:`jobs.gate`): every record is either aggregated or refused
+to the dead letters with its reason (malformed, invalid field, another trading day, unknown account or
+instrument, duplicate seq). The refused records are sent to the ``dead_letters`` topic.
+
+The completeness record reconciles, per topic, what Kafka holds in the range with what the aggregates
+cover plus what was refused (``offsets_accounted``), that admitted ``seq`` are unique, and that every
+gap in the admitted ``seq`` range is explained by a refused record. It is stored in the snapshot as
+``completeness.json``; the end of day refuses a snapshot without a complete one.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+
+import polars as pl
 
 from settlement.aggregates import read_aggregate
 
@@ -27,6 +35,7 @@ def completeness(
     control = {
         row["topic"]: row for row in read_aggregate(snapshot, "agg_control").iter_rows(named=True)
     }
+    dead = read_aggregate(snapshot, "agg_dead_letters")
     topics: dict[str, object] = {}
     complete = True
     for topic, ends in end.items():
@@ -34,18 +43,28 @@ def completeness(
         row = control.get(
             topic, {"records": 0, "distinct_seq": 0, "min_seq": None, "max_seq": None}
         )
+        refused = dead.filter(pl.col("source_topic") == topic)
+        reasons = dict(sorted(refused.group_by("reason").len().iter_rows()))
+        not_duplicates = refused.height - reasons.get("duplicate seq", 0)
+        admitted = row["records"]
+        gaps = (
+            0
+            if not admitted
+            else (row["max_seq"] - row["min_seq"] + 1 - admitted) + (row["min_seq"] - 1)
+        )
         checks = {
-            "records_match_offsets": row["records"] == held,
-            "seq_unique": row["distinct_seq"] == row["records"],
-            "seq_contiguous": held == 0
-            or (row["min_seq"] == 1 and row["max_seq"] == row["records"]),
+            "offsets_accounted": admitted + refused.height == held,
+            "seq_unique": row["distinct_seq"] == admitted,
+            "seq_gaps_explained": gaps <= not_duplicates,
         }
         complete = complete and all(checks.values())
         topics[topic] = {
             "start_offsets": {str(p): o for p, o in sorted(start.get(topic, {}).items())},
             "end_offsets": {str(p): o for p, o in sorted(ends.items())},
             "records_in_kafka": held,
-            "records_aggregated": row["records"],
+            "records_aggregated": admitted,
+            "dead_letters": refused.height,
+            "dead_letter_reasons": reasons,
             "distinct_seq": row["distinct_seq"],
             "min_seq": row["min_seq"],
             "max_seq": row["max_seq"],
@@ -59,17 +78,64 @@ def completeness(
     }
 
 
+def previous_close(snapshot: Path, day: date) -> dict[str, dict[int, int]] | None:
+    """End offsets of the latest close before ``day`` among the snapshots beside ``snapshot``."""
+    earlier = sorted(
+        p
+        for p in snapshot.parent.glob("????-??-??")
+        if p.name < day.isoformat() and (p / COMPLETENESS).exists()
+    )
+    if not earlier:
+        return None
+    record = json.loads((earlier[-1] / COMPLETENESS).read_text())
+    return {t: {int(p): int(o) for p, o in e.items()} for t, e in record["end_offsets"].items()}
+
+
+def _write_offsets(path: Path, found: dict[str, dict[int, int]]) -> Path:
+    path.write_text(json.dumps({t: {str(p): o for p, o in e.items()} for t, e in found.items()}))
+    return path
+
+
 def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[str, object]:
     inputs = load_inputs(bundle, day)
     staging = snapshot.with_name(snapshot.name + ".staging")
     stage_bundle(bundle, day, staging, inputs, with_events=False)
-    start = offsets(bootstrap, "beginning")
+    for name, frame in (
+        ("gate_accounts", inputs.reference.accounts.select("account_id")),
+        ("gate_instruments", inputs.reference.instruments.select("instrument_id")),
+    ):
+        frame.write_csv(staging / f"{name}.csv", include_header=False)
+    start = previous_close(snapshot, day) or offsets(bootstrap, "beginning")
     end = offsets(bootstrap, "end")
-    end_file = staging / "end_offsets.json"
-    end_file.write_text(
-        json.dumps({t: {str(p): o for p, o in parts.items()} for t, parts in end.items()})
+    run_preaggregation(
+        staging,
+        snapshot,
+        bootstrap=bootstrap,
+        end_offsets=_write_offsets(staging / "end_offsets.json", end),
+        start_offsets=_write_offsets(staging / "start_offsets.json", start),
+        day=day,
     )
-    run_preaggregation(staging, snapshot, bootstrap=bootstrap, end_offsets=end_file)
     record = completeness(day, start, end, snapshot)
     (snapshot / COMPLETENESS).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    send_dead_letters(read_aggregate(snapshot, "agg_dead_letters"), bootstrap)
     return record
+
+
+def send_dead_letters(dead: pl.DataFrame, bootstrap: str) -> int:
+    """The refused records to the ``dead_letters`` topic (schemas/topics/dead_letters.json), keyed by
+    source topic. A rerun of the close sends them again: consumers key on (topic, partition, offset)."""
+    if dead.is_empty():
+        return 0
+    from schemas.registry import DEAD_LETTER_TOPIC
+
+    from .kafka_io import producer
+
+    fields = ["source_topic", "source_partition", "source_offset", "reason", "field", "raw"]
+    sender = producer(bootstrap)
+    try:
+        for row in dead.select(fields).iter_rows(named=True):
+            sender.send(DEAD_LETTER_TOPIC, key=row["source_topic"], value=row)
+        sender.flush()
+    finally:
+        sender.close()
+    return dead.height

@@ -58,6 +58,8 @@ def run_preaggregation(
     *,
     bootstrap: str | None = None,
     end_offsets: Path | None = None,
+    start_offsets: Path | None = None,
+    day: date | None = None,
     log: Path | None = None,
 ) -> None:
     """Run ``jobs.preaggregate`` on a Flink mini-cluster in a child process."""
@@ -74,6 +76,10 @@ def run_preaggregation(
         cmd += ["--bootstrap", bootstrap]
         if end_offsets:
             cmd += ["--end-offsets", str(end_offsets)]
+        if start_offsets:
+            cmd += ["--start-offsets", str(start_offsets)]
+        if day:
+            cmd += ["--day", day.isoformat()]
     env = {**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)}
     log = log or snapshot.with_name(snapshot.name + ".flink.log")
     log.parent.mkdir(parents=True, exist_ok=True)

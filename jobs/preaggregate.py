@@ -48,27 +48,65 @@ def file_source_ddl(staging: Path) -> list[str]:
   'csv.null-literal' = '')"""
         for topic in EVENT_TOPICS
     ]
-    return [*ddl, _opening_positions_ddl(staging)]
+    return [*ddl, NO_DEAD_LETTERS, _opening_positions_ddl(staging)]  # bundles are checked on load
 
 
 def kafka_source_ddl(
-    staging: Path, bootstrap: str, end_offsets: dict[str, dict[int, int]], group: str
+    staging: Path,
+    bootstrap: str,
+    end_offsets: dict[str, dict[int, int]],
+    group: str,
+    day: str,
+    start_offsets: dict[str, dict[int, int]] | None = None,
 ) -> list[str]:
-    ddl = []
+    """Each topic read as raw text with its partition and offset, from the start offsets (the
+    previous close, else the earliest) to the end offsets recorded at this close, through the gate
+    (:mod:`jobs.gate`): admitted records feed the aggregates, refused ones the dead letters."""
+    from .gate import gate_sql
+
+    ddl = [_id_table("gate_accounts", staging), _id_table("gate_instruments", staging)]
     for topic in EVENT_TOPICS:
-        offsets = end_offsets.get(topic, {})
-        bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
+        ends = end_offsets.get(topic, {})
+        bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(ends.items()))
         bound_opts = (
             f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
             if bounded
             else "'scan.bounded.mode' = 'latest-offset'"
         )
-        ddl.append(f"""CREATE TEMPORARY TABLE raw_{topic} (\n  {_source_columns(topic)}\n) WITH (
+        starts = (start_offsets or {}).get(topic, {})
+        start_opts = (
+            "'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = '"
+            + ";".join(f"partition:{p},offset:{o}" for p, o in sorted(starts.items()))
+            + "'"
+            if starts
+            else "'scan.startup.mode' = 'earliest-offset'"
+        )
+        ddl.append(f"""CREATE TEMPORARY TABLE kafka_{topic} (
+  `v` STRING,
+  `kpartition` INT METADATA FROM 'partition' VIRTUAL,
+  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL
+) WITH (
   'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
   'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
-  'scan.startup.mode' = 'earliest-offset', {bound_opts},
-  'format' = 'json', 'json.fail-on-missing-field' = 'true', 'json.ignore-parse-errors' = 'false')""")
+  {start_opts}, {bound_opts}, 'format' = 'raw', 'raw.charset' = 'UTF-8')""")
+        ddl.extend(gate_sql(topic, day))
+    ddl.append(
+        "CREATE TEMPORARY VIEW dead_letters AS "
+        + " UNION ALL ".join(f"SELECT * FROM dead_{t}" for t in EVENT_TOPICS)
+    )
     return [*ddl, _opening_positions_ddl(staging)]
+
+
+def _id_table(name: str, staging: Path) -> str:
+    return f"""CREATE TEMPORARY TABLE {name} (`id` STRING) WITH (
+  'connector' = 'filesystem', 'path' = '{(staging / f"{name}.csv").as_uri()}', 'format' = 'csv')"""
+
+
+NO_DEAD_LETTERS = """CREATE TEMPORARY VIEW dead_letters AS
+SELECT CAST(NULL AS STRING) AS source_topic, CAST(NULL AS BIGINT) AS source_partition,
+  CAST(NULL AS BIGINT) AS source_offset, CAST(NULL AS BIGINT) AS seq, CAST(NULL AS STRING) AS `reason`,
+  CAST(NULL AS STRING) AS `field`, CAST(NULL AS STRING) AS `raw`
+FROM (VALUES (1)) AS t(x) WHERE x = 0"""
 
 
 def sink_ddl(out: Path) -> list[str]:
@@ -118,6 +156,13 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     os.replace(tmp, out)
 
 
+def _offsets(path: Path | None) -> dict[str, dict[int, int]]:
+    if not path:
+        return {}
+    raw = json.loads(path.read_text())
+    return {t: {int(p): int(o) for p, o in parts.items()} for t, parts in raw.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -128,15 +173,24 @@ def main(argv: list[str] | None = None) -> None:
         "--bootstrap", help="Kafka bootstrap servers (reads the topics instead of files)"
     )
     parser.add_argument("--end-offsets", type=Path, help="JSON {topic: {partition: end offset}}")
+    parser.add_argument(
+        "--start-offsets", type=Path, help="JSON {topic: {partition: offset}} (the previous close)"
+    )
+    parser.add_argument("--day", help="the open trading day (the gate refuses other days)")
     parser.add_argument("--group", default="dayclear-preaggregate")
     parser.add_argument("--parallelism", type=int, default=2)
     args = parser.parse_args(argv)
     if args.bootstrap:
-        offsets = {}
-        if args.end_offsets:
-            raw = json.loads(args.end_offsets.read_text())
-            offsets = {t: {int(p): int(o) for p, o in parts.items()} for t, parts in raw.items()}
-        sources = kafka_source_ddl(args.staging, args.bootstrap, offsets, args.group)
+        if not args.day:
+            parser.error("--day is required with --bootstrap")
+        sources = kafka_source_ddl(
+            args.staging,
+            args.bootstrap,
+            _offsets(args.end_offsets),
+            args.group,
+            args.day,
+            _offsets(args.start_offsets),
+        )
     else:
         sources = file_source_ddl(args.staging)
     run(sources, args.out, args.parallelism, kafka=bool(args.bootstrap))

@@ -24,6 +24,7 @@ class Aggregates:
     declarations: pl.DataFrame
     funds: pl.DataFrame
     control: pl.DataFrame
+    dead_letters: pl.DataFrame  # refused by the gate at the close; counted, never settled
 
 
 def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:

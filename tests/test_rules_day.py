@@ -144,6 +144,7 @@ def _aggregates() -> Aggregates:
         table("agg_declarations", []),
         table("agg_funds", []),
         table("agg_control", []),
+        table("agg_dead_letters", []),
     )
 
 

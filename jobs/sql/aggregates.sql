@@ -47,3 +47,6 @@ INSERT INTO agg_control
 SELECT 'orders', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM orders
 UNION ALL SELECT 'trades', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM trades
 UNION ALL SELECT 'fund_movements', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM fund_movements;
+
+INSERT INTO agg_dead_letters
+SELECT source_topic, source_partition, source_offset, seq, `reason`, `field`, `raw` FROM dead_letters;

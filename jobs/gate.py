@@ -1,0 +1,107 @@
+"""The gate: every record of the day's topic ranges is either admitted to the aggregates or refused,
+with its reason, to the dead letters. Nothing is dropped silently.
+
+The checks are generated from ``schemas/topics/*.json`` (required fields, integer minimums, enums,
+patterns, nullability) plus what only dayclear knows: the open trading day, the reference accounts
+and instruments, and ``seq`` uniqueness per topic (the first record by partition and offset wins; a
+later one with the same ``seq`` is a duplicate). Records arrive from Kafka as raw text with their
+partition and offset, so a record that is not even JSON is still accounted for.
+
+Output per topic: ``raw_<topic>`` (the admitted records, the columns the aggregation SQL reads) and
+``dead_<topic>`` (source topic, partition, offset, seq, reason, field, raw text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.registry import topic_spec
+
+REFERENCES = {
+    "account_id": "gate_accounts",
+    "buy_account_id": "gate_accounts",
+    "sell_account_id": "gate_accounts",
+    "instrument_id": "gate_instruments",
+}
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(field: str, kind: str) -> str:
+    path = _lit(f"$.{field}")
+    if kind == "int":
+        return f"TRY_CAST(JSON_VALUE(v, {path}) AS BIGINT)"
+    return f"JSON_VALUE(v, {path})"
+
+
+def _field_checks(topic: str) -> list[tuple[str, str, str]]:
+    """(field, SQL condition that is TRUE when the field is wrong, reason) in schema order."""
+    spec = topic_spec(topic)
+    props: dict[str, Any] = spec.json_schema["properties"]  # type: ignore[assignment]
+    required = set(spec.json_schema.get("required", []))  # type: ignore[arg-type]
+    checks = []
+    for column in spec.columns:
+        prop, name = props[column.name], column.name
+        kind = "int" if column.type == "int" else "string"
+        value = _value(name, kind)
+        if name in required and not column.nullable:  # a nullable field is checked when present
+            checks.append((name, f"{value} IS NULL", f"missing or not a valid {kind}"))
+        if "minimum" in prop:
+            checks.append((name, f"{value} < {int(prop['minimum'])}", f"below {prop['minimum']}"))
+        enum = prop.get("enum") or (prop.get("anyOf") or [{}])[0].get("enum")
+        if enum:
+            listed = ", ".join(_lit(e) for e in enum)
+            checks.append((name, f"{value} NOT IN ({listed})", f"not one of {', '.join(enum)}"))
+        pattern = prop.get("pattern") or next(
+            (p.get("pattern") for p in prop.get("anyOf", []) if "pattern" in p), None
+        )
+        if pattern:
+            checks.append(
+                (name, f"NOT REGEXP({value}, {_lit(pattern)})", "does not match its format")
+            )
+    return checks
+
+
+def gate_sql(topic: str, day: str) -> list[str]:
+    """The views ``checked_<topic>``, ``raw_<topic>`` and ``dead_<topic>`` over ``kafka_<topic>``."""
+    spec = topic_spec(topic)
+    cases = ["WHEN NOT (v IS JSON OBJECT) THEN 'malformed: not a JSON object|'"]
+    for field, wrong, reason in _field_checks(topic):
+        cases.append(f"WHEN {wrong} THEN {_lit(reason + '|' + field)}")
+    cases.append(
+        f"WHEN JSON_VALUE(v, '$.trading_day') <> {_lit(day)} THEN "
+        f"{_lit(f'trading day is not the open day {day} (closed or future day)|trading_day')}"
+    )
+    joins = []
+    for n, column in enumerate(c for c in spec.columns if c.name in REFERENCES):
+        table, alias = REFERENCES[column.name], f"r{n}"
+        joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = {_value(column.name, 'string')}")
+        noun = "account" if table == "gate_accounts" else "instrument"
+        cases.append(f"WHEN {alias}.id IS NULL THEN {_lit(f'unknown {noun}|{column.name}')}")
+    verdict = "CASE " + " ".join(cases) + " END"
+    typed = ",\n  ".join(
+        f"{_value(c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
+        for c in spec.columns
+    )
+    return [
+        f"""CREATE TEMPORARY VIEW judged_{topic} AS
+SELECT kpartition, koffset, v, {verdict} AS verdict
+FROM kafka_{topic} {" ".join(joins)}""",
+        f"""CREATE TEMPORARY VIEW checked_{topic} AS
+SELECT *, CASE WHEN verdict IS NULL THEN ROW_NUMBER() OVER (
+    PARTITION BY verdict, TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT)
+    ORDER BY kpartition, koffset) ELSE CAST(1 AS BIGINT) END AS nth
+FROM judged_{topic}""",
+        f"""CREATE TEMPORARY VIEW raw_{topic} AS
+SELECT {typed}
+FROM checked_{topic} WHERE verdict IS NULL AND nth = 1""",
+        f"""CREATE TEMPORARY VIEW dead_{topic} AS
+SELECT {_lit(topic)} AS source_topic, CAST(kpartition AS BIGINT) AS source_partition, koffset AS source_offset,
+  TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT) AS seq,
+  CASE WHEN verdict IS NULL THEN 'duplicate seq' ELSE SPLIT_INDEX(verdict, '|', 0) END AS `reason`,
+  CASE WHEN verdict IS NULL THEN 'seq' ELSE NULLIF(SPLIT_INDEX(verdict, '|', 1), '') END AS `field`,
+  v AS `raw`
+FROM checked_{topic} WHERE verdict IS NOT NULL OR nth > 1""",
+    ]
