@@ -33,7 +33,13 @@ def dayclear_ops() -> None:
     @task
     def stream_health() -> dict[str, object]:
         from dayclear.paths import state_dir
-        from dayclear.stream_health import evaluate, load_thresholds, publish_alerts, read_health
+        from dayclear.stream_health import (
+            collect_stream_alerts,
+            evaluate,
+            load_thresholds,
+            publish_alerts,
+            read_health,
+        )
 
         context = get_current_context()
         conf = context["dag_run"].conf or {}
@@ -49,6 +55,7 @@ def dayclear_ops() -> None:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
         log = publish_alerts(alerts, bootstrap)
+        collect_stream_alerts(bootstrap)
         print(
             f"stream health: {json.dumps(health, sort_keys=True)}; {len(alerts)} alert(s) -> {log}"
         )

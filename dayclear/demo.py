@@ -21,6 +21,7 @@ from .airflow_env import airflow_env
 from .kafka_io import produce_bundle
 from .paths import ROOT, state_dir
 from .simulator import SimulationConfig, simulate
+from .stream_jobs import GROUP, start_surveillance, stop, wait_caught_up
 
 
 def _step(text: str) -> None:
@@ -77,17 +78,35 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
     log.write_text("")
     kafka_broker.stop()
     shutil.rmtree(state / "kafka" / "data", ignore_errors=True)
+    job = None
     try:
         _step("starting the embedded Kafka broker (KRaft, single node)")
         broker = kafka_broker.start()
         kafka_broker.create_topics(broker.bootstrap)
         print(f"    broker at {broker.bootstrap}")
 
+        _step(
+            "starting the intraday surveillance job (Flink streaming, checkpointed, exactly-once alerts)"
+        )
+
+        shutil.rmtree(state / "checkpoints" / "surveillance", ignore_errors=True)
+        job = start_surveillance(
+            broker.bootstrap, day.isoformat(), state / "checkpoints" / "surveillance", log
+        )
+
         _step(f"simulating trading day {day} ({accounts} accounts, {trades} trades) into Kafka")
         shutil.rmtree(bundle, ignore_errors=True)
         counts = simulate(SimulationConfig(day=day, accounts=accounts, trades=trades), bundle)
         produced = produce_bundle(bundle, broker.bootstrap, day)
         print(f"    generated {counts}; produced {produced}")
+        wait_caught_up(
+            broker.bootstrap,
+            GROUP,
+            ("orders", "trades"),
+            produced["orders"] + produced["trades"],
+            job,
+        )
+        print("    the surveillance job has read the whole day (committed at a checkpoint)")
 
         _step(
             "running the settlement DAG (airflow dags test dayclear_settlement): at the close it records the"
@@ -107,6 +126,7 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
         run_airflow(
             "dags", "test", "dayclear_ops", day.isoformat(), "-c", json.dumps(ops_conf), log=log
         )
+        stop(job)  # the session is over; its last checkpoint is retained
 
         _step(
             "running the data-audit DAG (independent DuckDB recompute, reconciliation, §12 invariants)"
@@ -150,6 +170,8 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
         )
         print(f"    logs:             {log}")
     finally:
+        if job is not None:
+            stop(job)
         _step("stopping the Kafka broker")
         kafka_broker.stop()
     if serve:

@@ -19,12 +19,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.registry import DEAD_LETTER_TOPIC, EVENT_TOPICS, topic_spec
+from schemas.registry import ALERTS_TOPIC, DEAD_LETTER_TOPIC, EVENT_TOPICS, topic_spec
 
 from .paths import ROOT, java_home, state_dir
 
 LIBS = ROOT / "target" / "kafka-libs"
-ALERTS_TOPIC = "alerts"
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def stop(grace: float = 30.0) -> bool:
 def topic_partitions() -> dict[str, int]:
     topics = {t: topic_spec(t).partitions for t in EVENT_TOPICS}
     topics[DEAD_LETTER_TOPIC] = topic_spec(DEAD_LETTER_TOPIC).partitions
-    topics[ALERTS_TOPIC] = 1
+    topics[ALERTS_TOPIC] = topic_spec(ALERTS_TOPIC).partitions
     return topics
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from schemas.registry import DEAD_LETTER_TOPIC, EVENT_TOPICS
+from schemas.registry import ALERTS_TOPIC, DEAD_LETTER_TOPIC, EVENT_TOPICS
 
 from .paths import ROOT, state_dir
 
@@ -141,6 +141,38 @@ def publish_alerts(alerts: list[dict[str, Any]], bootstrap: str | None) -> Path:
         finally:
             producer.close()
     return log
+
+
+def collect_stream_alerts(bootstrap: str) -> Path:
+    """The jobs' alerts (surveillance, risk) from the ``alerts`` topic, read_committed, into
+    ``ops/stream_alerts.jsonl`` (rewritten whole) where the portal reads them beside the ops alerts."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    try:
+        found = []
+        for message in consumer:
+            try:
+                alert = json.loads(message.value)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(alert, dict) and alert.get("source") != "ops_control":
+                found.append(alert)
+    finally:
+        consumer.close()
+    target = state_dir() / "ops" / "stream_alerts.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    tmp.write_text("".join(json.dumps(a, sort_keys=True) + "\n" for a in found))
+    tmp.replace(target)
+    return target
 
 
 def _reading_file() -> Path:

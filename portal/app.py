@@ -328,9 +328,9 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             "reason": (full.get("lineage") or {}).get("reason", ""),
         }
 
-    @app.get("/members/{member_id}", response_class=HTMLResponse, include_in_schema=False)
-    def member_home(request: Request, who: MemberReader, member_id: str) -> Response:
-        tokens = config.store.tokens(who.username) if not who.is_staff else []
+    def member_home_page(
+        request: Request, who: Principal, member_id: str, new_token: str | None = None
+    ) -> Response:
         return templates.TemplateResponse(
             request,
             "member_home.html",
@@ -338,10 +338,14 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
                 "who": who,
                 "member_id": member_id,
                 "days": member_days(member_id),
-                "tokens": tokens,
-                "new_token": None,
+                "tokens": config.store.tokens(who.username) if not who.is_staff else [],
+                "new_token": new_token,
             },
         )
+
+    @app.get("/members/{member_id}", response_class=HTMLResponse, include_in_schema=False)
+    def member_home(request: Request, who: MemberReader, member_id: str) -> Response:
+        return member_home_page(request, who, member_id)
 
     @app.post("/members/{member_id}/tokens", response_class=HTMLResponse, include_in_schema=False)
     def new_token(
@@ -351,17 +355,7 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             raise HTTPException(403, "API tokens are issued to member users")
         secret = config.store.issue(who.username, "token", TOKEN_DAYS * 86400, label[:80])
         record(request, who, "token issued", label[:80])
-        return templates.TemplateResponse(
-            request,
-            "member_home.html",
-            {
-                "who": who,
-                "member_id": member_id,
-                "days": member_days(member_id),
-                "tokens": config.store.tokens(who.username),
-                "new_token": secret,
-            },
-        )
+        return member_home_page(request, who, member_id, secret)
 
     @app.get(
         "/members/{member_id}/days/{day}/{version}",

@@ -117,18 +117,29 @@ def health_history(src: Sources, day: str) -> list[dict[str, Any]]:
 
 
 def alerts(src: Sources, day: str) -> list[dict[str, Any]]:
-    """Alerts of the day from ``ops/alerts.jsonl`` (stream health, risk and surveillance)."""
-    path = src.ops / "alerts.jsonl"
-    if not path.is_file():
-        return []
+    """Alerts of the day: the ops prong's (``ops/alerts.jsonl``, stamped with a time) and the jobs'
+    surveillance and risk alerts collected from the ``alerts`` topic (``ops/stream_alerts.jsonl``)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     found = []
-    for line in path.read_text().splitlines():
-        try:
-            alert = json.loads(line)
-        except json.JSONDecodeError:
+    for name in ("alerts.jsonl", "stream_alerts.jsonl"):
+        path = src.ops / name
+        if not path.is_file():
             continue
-        if str(alert.get("trading_day", alert.get("day", day))) == day:
-            found.append(alert)
+        for line in path.read_text().splitlines():
+            try:
+                alert = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            stamp = alert.get("at")
+            of_day = alert.get("trading_day") or (
+                datetime.fromtimestamp(stamp, ZoneInfo("Asia/Shanghai")).date().isoformat()
+                if isinstance(stamp, (int, float))
+                else None
+            )
+            if of_day == day:
+                found.append(alert)
     return found
 
 

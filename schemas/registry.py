@@ -117,6 +117,7 @@ def topic_spec(name: str) -> TopicSpec:
 
 EVENT_TOPICS = ("orders", "trades", "fund_movements")
 DEAD_LETTER_TOPIC = "dead_letters"
+ALERTS_TOPIC = "alerts"
 
 
 def header(name: str) -> list[str]:

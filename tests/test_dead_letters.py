@@ -13,9 +13,8 @@ import pytest
 
 from dayclear.close import close_day
 from dayclear.kafka_io import produce_bundle
-from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
 from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
+from tests.same_aggregates import assert_same_as_file_fed
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 20)  # the Friday before the stream-day test's Monday: its close refuses these
@@ -78,20 +77,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         assert all(t["checks"].values()), (topic, t["checks"])
 
     # the admitted records are exactly the clean day: same aggregates as the file-fed job
-    staging, batch = tmp_path / "batch-staging", tmp_path / "batch"
-    stage_bundle(bundle, DAY, staging, load_inputs(bundle, DAY))
-    run_preaggregation(staging, batch)
-    streamed, batched = read_aggregates(snapshot), read_aggregates(batch)
-    for name in (
-        "legs",
-        "instrument_minutes",
-        "instrument_day",
-        "declarations",
-        "funds",
-        "control",
-    ):
-        a, b = getattr(streamed, name).drop("_line"), getattr(batched, name).drop("_line")
-        assert a.sort(a.columns).equals(b.sort(b.columns)), name
+    assert_same_as_file_fed(bundle, DAY, snapshot, tmp_path)
 
     # and the refused records are on the dead-letter topic, with reason, field and raw text
     from kafka import KafkaConsumer

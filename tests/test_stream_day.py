@@ -16,10 +16,10 @@ import pytest
 
 from dayclear.demo import settle_with_airflow
 from dayclear.kafka_io import produce_bundle
-from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
 from dayclear.simulator import SimulationConfig, simulate
 from settlement.aggregates import read_aggregates
 from tests.published import assert_funds_identity, assert_position_invariants, member_rows
+from tests.same_aggregates import assert_same_as_file_fed
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 23)
@@ -41,20 +41,7 @@ def settled(kafka, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_stream_aggregates_equal_batch_aggregates(settled: dict[str, Path]) -> None:
     """The Kafka-fed job and the file-fed job over the same events give the same aggregates."""
-    staging, batch = settled["root"] / "batch-staging", settled["root"] / "batch-snapshot"
-    stage_bundle(settled["bundle"], DAY, staging, load_inputs(settled["bundle"], DAY))
-    run_preaggregation(staging, batch)
-    streamed, batched = read_aggregates(settled["snapshot"]), read_aggregates(batch)
-    for name in (
-        "legs",
-        "instrument_minutes",
-        "instrument_day",
-        "declarations",
-        "funds",
-        "control",
-    ):
-        a, b = getattr(streamed, name).drop("_line"), getattr(batched, name).drop("_line")
-        assert a.sort(a.columns).equals(b.sort(b.columns)), name
+    assert_same_as_file_fed(settled["bundle"], DAY, settled["snapshot"], settled["root"])
 
 
 def test_matchings_equal_a_sequential_walk(settled: dict[str, Path]) -> None:

@@ -1,0 +1,146 @@
+"""The intraday surveillance job: a continuously running, checkpointed Flink SQL job (streaming mode)
+that reads the ``orders`` and ``trades`` topics as they arrive and writes alerts to the ``alerts``
+topic (schemas/topics/alerts.json) within seconds:
+
+* ``SELF_TRADE``: a trade whose buyer and seller are the same account (one alert per trade);
+* ``CANCEL_COUNT``: an account's cancellations of the day reach the threshold (one alert, at the
+  crossing; a running count per account in an OVER aggregation, so the output stays append-only).
+
+Exactly once: checkpoints every ``--checkpoint-ms`` (exactly-once mode, state under
+``$DAYCLEAR_STATE/checkpoints/surveillance``); the Kafka sink writes in transactions committed with
+each checkpoint, so a ``read_committed`` consumer sees every alert once even across a crash and
+restart; the sources commit their offsets to the consumer group on checkpoints, which is what the
+ops-control DAG reads as consumer lag and checkpoint age.
+
+Records the gate at the close would refuse are skipped here (``json.ignore-parse-errors``); they are
+counted and dead-lettered by the close (jobs/gate.py).
+
+    python -m jobs.surveillance --bootstrap 127.0.0.1:19092 --day 2026-11-23 [--cancel-threshold 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from schemas.registry import topic_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+CONNECTOR_DIR = ROOT / "target" / "flink-libs"
+THRESHOLDS = ROOT / "deploy" / "surveillance_thresholds.json"
+
+
+def _source(topic: str, bootstrap: str, group: str) -> str:
+    cols = ",\n  ".join(
+        f"`{c.name}` {'BIGINT' if c.type == 'int' else 'STRING'}" for c in topic_spec(topic).columns
+    )
+    return f"""CREATE TEMPORARY TABLE {topic} (
+  {cols},
+  `proc` AS PROCTIME()
+) WITH (
+  'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
+  'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
+  'properties.auto.offset.reset' = 'earliest', 'scan.startup.mode' = 'group-offsets',
+  'properties.commit.offsets.on.checkpoint' = 'true',
+  'format' = 'json', 'json.ignore-parse-errors' = 'true')"""
+
+
+def _alerts_sink(bootstrap: str, prefix: str) -> str:
+    cols = ",\n  ".join(f"`{name}` STRING" for name in topic_spec("alerts").column_names)
+    return f"""CREATE TEMPORARY TABLE alerts_sink (
+  {cols}
+) WITH (
+  'connector' = 'kafka', 'topic' = 'alerts', 'properties.bootstrap.servers' = '{bootstrap}',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = '{prefix}',
+  'properties.transaction.timeout.ms' = '600000',
+  'format' = 'json')"""
+
+
+def statement(day: str, cancel_threshold: int) -> str:
+    """One INSERT for every alert kind: one sink, so one set of transactional ids (two sinks with
+    the same prefix would fence each other's transactions)."""
+    return f"""INSERT INTO alerts_sink
+SELECT 'SELF_TRADE', 'surveillance', trading_day, buy_account_id, trade_id, CAST(qty AS STRING),
+       CAST(NULL AS STRING),
+       'account ' || buy_account_id || ' is on both sides of trade ' || trade_id || ' in ' || instrument_id,
+       ts
+FROM trades
+WHERE buy_account_id = sell_account_id AND trading_day = '{day}'
+UNION ALL
+SELECT 'CANCEL_COUNT', 'surveillance', trading_day, account_id, instrument_id, CAST(cancels AS STRING),
+       '{cancel_threshold}',
+       'account ' || account_id || ' has cancelled {cancel_threshold} orders today', ts
+FROM (
+  SELECT trading_day, account_id, instrument_id, ts,
+         COUNT(*) OVER (PARTITION BY account_id ORDER BY proc
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cancels
+  FROM orders WHERE event = 'CANCEL' AND trading_day = '{day}'
+)
+WHERE cancels = {cancel_threshold}"""
+
+
+def run(
+    bootstrap: str,
+    day: str,
+    checkpoints: Path,
+    cancel_threshold: int,
+    checkpoint_ms: int = 1000,
+    group: str = "dayclear-surveillance",
+    restore: Path | None = None,
+) -> None:
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    conf = env.get_config()
+    jars = sorted(CONNECTOR_DIR.glob("flink-sql-connector-kafka-*.jar"))
+    if not jars:
+        raise FileNotFoundError(f"no Kafka connector jar in {CONNECTOR_DIR}: run `make jars`")
+    conf.set("pipeline.jars", ";".join(j.as_uri() for j in jars))
+    conf.set("parallelism.default", "1")
+    conf.set("execution.checkpointing.interval", f"{checkpoint_ms} ms")
+    conf.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+    conf.set("state.checkpoints.dir", checkpoints.resolve().as_uri())
+    conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    conf.set("table.exec.source.idle-timeout", "1 s")
+    if restore is not None:  # state, source positions and open sink transactions of that checkpoint
+        conf.set("execution.state-recovery.path", restore.resolve().as_uri())
+    for ddl in (
+        _source("orders", bootstrap, group),
+        _source("trades", bootstrap, group),
+        _alerts_sink(bootstrap, f"{group}-{day}"),
+    ):
+        env.execute_sql(ddl)
+    env.execute_sql(statement(day, cancel_threshold)).wait()  # until cancelled or stopped
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--day", required=True, help="the open trading day")
+    parser.add_argument("--checkpoints", type=Path, help="checkpoint folder")
+    parser.add_argument("--cancel-threshold", type=int)
+    parser.add_argument("--checkpoint-ms", type=int, default=1000)
+    parser.add_argument("--group", default="dayclear-surveillance", help="Kafka consumer group")
+    parser.add_argument(
+        "--restore", action="store_true", help="resume from the latest completed checkpoint"
+    )
+    args = parser.parse_args(argv)
+    from dayclear.paths import state_dir
+
+    checkpoints = args.checkpoints or state_dir() / "checkpoints" / "surveillance"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    threshold = args.cancel_threshold or json.loads(THRESHOLDS.read_text())["cancel_count"]
+    restore = latest_checkpoint(checkpoints) if args.restore else None
+    print(f"surveillance job for {args.day}; restoring from {restore}", flush=True)
+    run(args.bootstrap, args.day, checkpoints, threshold, args.checkpoint_ms, args.group, restore)
+
+
+def latest_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest completed checkpoint (a ``chk-N`` folder with its ``_metadata``) of any run."""
+    done = [p.parent for p in checkpoints.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: p.stat().st_mtime) if done else None
+
+
+if __name__ == "__main__":
+    main()
