@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=50_000)
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--checkpoint-ms", type=int, default=1000)
+    parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dayclear-stream-bench-"))
     os.environ["DAYCLEAR_STATE"] = str(work)
@@ -68,6 +69,7 @@ def main() -> None:
             group=group,
             cancel_threshold=1_000_000_000,
             checkpoint_ms=args.checkpoint_ms,
+            parallelism=args.parallelism,
         )
         launched = time.perf_counter()
         readings = wait_caught_up(broker.bootstrap, group, ("orders", "trades"), events, job, 1800)
@@ -86,7 +88,8 @@ def main() -> None:
             f"p99 {q[98] * 1000:.0f} ms (checkpoint interval {args.checkpoint_ms} ms)"
         )
         print(
-            f"| {events:,} | {rate:,.0f} | {q[49] * 1000:.0f} | {q[98] * 1000:.0f} | {args.checkpoint_ms} |"
+            f"| {events:,} | {args.parallelism} | {args.checkpoint_ms} | {rate:,.0f} "
+            f"| {q[49] * 1000:.0f} | {q[98] * 1000:.0f} |"
         )
     finally:
         if job is not None:

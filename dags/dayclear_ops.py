@@ -50,7 +50,10 @@ def dayclear_ops() -> None:
         (state_dir() / "ops" / "health.json").write_text(
             json.dumps(health, indent=1, sort_keys=True) + "\n"
         )
-        day = pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
+        day = (
+            conf.get("day")
+            or pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
+        )
         with (state_dir() / "ops" / f"health-{day}.jsonl").open("a") as history:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)

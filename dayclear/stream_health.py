@@ -33,14 +33,20 @@ def read_health(
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        committed = _committed_offsets(admin, group)
+        committed = committed_offsets(admin, group)
         topics: dict[str, Any] = {}
         for topic in (*EVENT_TOPICS, DEAD_LETTER_TOPIC):
             parts = [
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
             ]
             ends, starts = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
-            lag = sum(ends[tp] - committed.get((topic, tp.partition), starts[tp]) for tp in parts)
+            consumed = any((topic, tp.partition) in committed for tp in parts)
+            # None: the group does not read this topic (no committed offsets), so no lag to speak of
+            lag = (
+                sum(ends[tp] - committed.get((topic, tp.partition), starts[tp]) for tp in parts)
+                if consumed
+                else None
+            )
             topics[topic] = {
                 "records": sum(ends[tp] - starts[tp] for tp in parts),
                 "end_offset_total": sum(ends.values()),
@@ -69,7 +75,7 @@ def read_health(
     }
 
 
-def _committed_offsets(admin: Any, group: str, attempts: int = 3) -> dict[tuple[str, int], int]:
+def committed_offsets(admin: Any, group: str, attempts: int = 3) -> dict[tuple[str, int], int]:
     """The group's committed offsets; none while the group has never committed (a fresh broker has
     no offsets topic yet and answers CoordinatorNotAvailable for a while)."""
     from kafka.errors import CoordinatorNotAvailableError
@@ -89,7 +95,7 @@ def evaluate(health: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[st
     alerts = []
     for topic in EVENT_TOPICS:
         lag = health["topics"][topic]["consumer_lag"]
-        if lag > thresholds["max_consumer_lag"]:
+        if lag is not None and lag > thresholds["max_consumer_lag"]:
             alerts.append(
                 {
                     "kind": "CONSUMER_LAG",

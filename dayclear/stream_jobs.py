@@ -25,9 +25,11 @@ def start_surveillance(
     cancel_threshold: int | None = None,
     checkpoint_ms: int = 1000,
     restore: bool = False,
+    parallelism: int = 1,
 ) -> subprocess.Popen[bytes]:
     args = ["--bootstrap", bootstrap, "--day", day, "--checkpoints", str(checkpoints)]
     args += ["--checkpoint-ms", str(checkpoint_ms), "--group", group]
+    args += ["--parallelism", str(parallelism)]
     if cancel_threshold is not None:
         args += ["--cancel-threshold", str(cancel_threshold)]
     if restore:
@@ -55,14 +57,14 @@ def committed(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
     """Records of ``topics`` the group has committed (0 before its first checkpoint)."""
     from kafka import KafkaAdminClient
 
+    from .stream_health import committed_offsets
+
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
-    except Exception:  # no such group yet
-        return 0
+        offsets = committed_offsets(admin, group)
     finally:
         admin.close()
-    return sum(o.offset for tp, o in offsets.items() if tp.topic in topics and o.offset > 0)
+    return sum(o for (topic, _), o in offsets.items() if topic in topics)
 
 
 def wait_caught_up(

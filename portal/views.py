@@ -125,7 +125,7 @@ def stream_chart(history: list[dict[str, Any]]) -> str:
         datetime.fromtimestamp(h["at"], ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
         for h in history
     ]
-    lag = [sum(t.get("consumer_lag", 0) for t in h.get("topics", {}).values()) for h in history]
+    lag = [sum(t.get("consumer_lag") or 0 for t in h.get("topics", {}).values()) for h in history]
     rate = [h.get("events_per_second") for h in history]
     return charts.lines(
         "Events/s and consumer lag through the session",
