@@ -26,6 +26,7 @@ import math
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dayclear.simulator import SimulationConfig, Simulator
+from dayclear.simulator import SimulationConfig, Simulator, trading_mix
 from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.calendar import MORNING_MICROS, session_length_micros
@@ -52,8 +53,6 @@ class ExchangeDay:
 
 
 def _units(value: object, decimals: int) -> int:
-    from decimal import Decimal
-
     return int(Decimal(str(value)).scaleb(decimals).to_integral_value())
 
 
@@ -71,9 +70,8 @@ def _price_text(units: pl.Expr, decimals: pl.Expr) -> pl.Expr:
 
 def _ts_text(day: date, micros: pl.Expr) -> pl.Expr:
     """Trading µs since the open -> wall-clock text (SETTLEMENT_RULES §2; lunch break skipped)."""
-    base = datetime(day.year, day.month, day.day)
-    morning = pl.lit(datetime.combine(day, datetime.min.time()).replace(hour=9, minute=30))
-    afternoon = pl.lit(base.replace(hour=13))
+    morning = pl.lit(datetime(day.year, day.month, day.day, 9, 30))
+    afternoon = pl.lit(datetime(day.year, day.month, day.day, 13))
     wall = (
         pl.when(micros <= MORNING_MICROS)
         .then(morning + pl.duration(microseconds=micros))
@@ -95,22 +93,8 @@ class Generator:
         self.accounts = pl.Series("account_id", sim.accounts)
         self.hedge = np.array([sim.hedger[a] for a in sim.accounts], dtype=bool)
         self.account_no = {a: n for n, a in enumerate(sim.accounts)}
-        tradable = [
-            i
-            for i in sim.instruments
-            if i.product.kind != "INDEX_OPTION" or self.rng.random() < 0.5
-        ]
-        tradable = [i for i in tradable if self.rng.random() >= 0.15]  # some without trades
-        fronts = {
-            min((i for i in tradable if i.product is p), key=lambda i: i.last_trading_day)
-            for p in {i.product for i in tradable if i.product.kind != "INDEX_OPTION"}
-        }
-        weights = np.array(
-            [
-                30.0 if i in fronts else 5.0 if i.product.kind != "INDEX_OPTION" else 1.0
-                for i in tradable
-            ]
-        )
+        tradable, mix = trading_mix(sim.instruments, self.rng.random)
+        weights = np.array(mix)
         self.weights = weights / weights.sum()
         self.inst = tradable
         self.inst_ids = pl.Series("instrument_id", [i.instrument_id for i in tradable])

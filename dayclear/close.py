@@ -47,11 +47,7 @@ def completeness(
         reasons = dict(sorted(refused.group_by("reason").len().iter_rows()))
         not_duplicates = refused.height - reasons.get("duplicate seq", 0)
         admitted = row["records"]
-        gaps = (
-            0
-            if not admitted
-            else (row["max_seq"] - row["min_seq"] + 1 - admitted) + (row["min_seq"] - 1)
-        )
+        gaps = row["max_seq"] - admitted if admitted else 0  # seq 1..max not admitted
         checks = {
             "offsets_accounted": admitted + refused.height == held,
             "seq_unique": row["distinct_seq"] == admitted,

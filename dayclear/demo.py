@@ -121,8 +121,12 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
         print(f"    snapshot {snapshot}  complete={record['complete']}")
 
         _step("running the ops-control DAG (stream health, completeness proof after the close)")
-        ops_conf = {"day": day.isoformat(), "snapshot": str(snapshot), "phase": "close"}
-        ops_conf["bootstrap"] = broker.bootstrap
+        ops_conf = {
+            "day": day.isoformat(),
+            "snapshot": str(snapshot),
+            "phase": "close",
+            "bootstrap": broker.bootstrap,
+        }
         run_airflow(
             "dags", "test", "dayclear_ops", day.isoformat(), "-c", json.dumps(ops_conf), log=log
         )

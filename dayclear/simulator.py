@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -91,6 +92,25 @@ def load_continuation(previous_bundle: Path, published_day: Path) -> Continuatio
     with (previous_bundle / "reference" / "underlyings.csv").open() as f:
         closes = {r["underlying"]: D(r["close"]) for r in csv.DictReader(f)}
     return Continuation(positions, balances, prices, closes)
+
+
+def trading_mix(
+    instruments: list[Instrument], draw: Callable[[], float]
+) -> tuple[list[Instrument], list[float]]:
+    """The instruments that trade today and their weights: every future and half of the options,
+    less ~15% without trades; front months weigh 30, other futures 5, options 1. ``draw`` is the
+    caller's uniform [0, 1) source, drawn once per option and then once per candidate."""
+    tradable = [i for i in instruments if i.product.kind != "INDEX_OPTION" or draw() < 0.5]
+    tradable = [i for i in tradable if draw() >= 0.15]
+    fronts = {
+        min((i for i in tradable if i.product is p), key=lambda i: i.last_trading_day).instrument_id
+        for p in {i.product for i in tradable if i.product.kind != "INDEX_OPTION"}
+    }
+    weights = [
+        30.0 if i.instrument_id in fronts else 5.0 if i.product.kind != "INDEX_OPTION" else 1.0
+        for i in tradable
+    ]
+    return tradable, weights
 
 
 class Simulator:
@@ -321,21 +341,7 @@ class Simulator:
     ) -> dict[str, int]:
         c, rng, day = self.c, self.rng, self.c.day
         held = {k: list(v) for k, v in positions.items()}
-        tradable = [
-            i for i in self.instruments if i.product.kind != "INDEX_OPTION" or rng.random() < 0.5
-        ]
-        quiet = {i.instrument_id for i in tradable if rng.random() < 0.15}
-        tradable = [i for i in tradable if i.instrument_id not in quiet]
-        fronts = {
-            min(
-                (i for i in tradable if i.product is p), key=lambda i: i.last_trading_day
-            ).instrument_id
-            for p in {i.product for i in tradable if i.product.kind != "INDEX_OPTION"}
-        }
-        weights = [
-            30.0 if i.instrument_id in fronts else 5.0 if i.product.kind != "INDEX_OPTION" else 1.0
-            for i in tradable
-        ]
+        tradable, weights = trading_mix(self.instruments, rng.random)
         last = {i.instrument_id: self.prev_settle[i.instrument_id] for i in tradable}
         algo = self.accounts[:2]  # two high-frequency accounts that enter and cancel most orders
         orders: list[tuple[int, list[object]]] = []

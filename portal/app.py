@@ -310,11 +310,10 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
 
     def version_context(member_id: str, day: str, version: str) -> dict[str, Any]:
         try:
-            files = d.member_files(config.sources, day, version, member_id)
-            manifest = d.member_manifest(config.sources, day, version, member_id)
+            full = d.manifest(config.sources, day, version)
+            mine = d.member_slice(full, day, member_id)
             changes = d.member_changes(config.sources, day, version, member_id)
             latest = d.latest(config.sources, day)
-            full = d.manifest(config.sources, day, version)
         except d.NotFound as exc:
             raise not_found("day, version or file") from exc
         return {
@@ -322,8 +321,8 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             "day": day,
             "version": version,
             "latest": latest,
-            "files": files,
-            "totals": manifest["totals"],
+            "files": mine["files"],
+            "totals": mine["totals"],
             "changes": changes,
             "reason": (full.get("lineage") or {}).get("reason", ""),
         }
@@ -422,7 +421,6 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
         request: Request, who: MemberReader, member_id: str, day: str, version: str, name: str
     ) -> Response:
         try:
-            files = d.member_files(config.sources, day, version, member_id)
             data = d.member_file(config.sources, day, version, member_id, name)
         except d.NotFound as exc:
             raise not_found("file") from exc
@@ -432,7 +430,7 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             data,
             f"{day}_{version}_{member_id}_{name}",
             "text/csv",
-            files[name]["sha256"],
+            hashlib.sha256(data).hexdigest(),  # member_file checked it equals the manifest's
         )
 
     @app.get(API + "/archive", tags=["members"], summary="The member's whole folder as a zip")
@@ -455,14 +453,12 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
     )
     def api_prices(request: Request, who: Signed, day: str, version: str) -> Response:
         try:
-            d.manifest(config.sources, day, version)
+            full = d.manifest(config.sources, day, version)
         except d.NotFound as exc:
             raise not_found("day or version") from exc
         path = config.sources.out / day / version / "exchange" / "settlement_prices.csv"
         data = path.read_bytes()
-        sha = d.manifest(config.sources, day, version)["files"]["exchange/settlement_prices.csv"][
-            "sha256"
-        ]
+        sha = full["files"]["exchange/settlement_prices.csv"]["sha256"]
         return download(
             request, who, data, f"{day}_{version}_settlement_prices.csv", "text/csv", sha
         )

@@ -9,6 +9,7 @@ encoded separators or another member's file cannot name anything.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -29,15 +30,17 @@ class NotFound(Exception):
 
 @dataclass(frozen=True)
 class Sources:
-    """Where the prongs write: published days, the close's snapshots, the ops readings."""
+    """Where the prongs write: published days, the close's snapshots, the ops readings, and the day
+    bundles (reference data) they settled from."""
 
     out: Path
     snapshots: Path
     ops: Path
+    bundles: Path
 
     @classmethod
     def under(cls, state: Path) -> Sources:
-        return cls(state / "published", state / "snapshots", state / "ops")
+        return cls(state / "published", state / "snapshots", state / "ops", state / "bundles")
 
 
 def _json(path: Path) -> Any:
@@ -102,6 +105,15 @@ def completeness(src: Sources, day: str) -> dict[str, Any] | None:
     return _json(src.snapshots / day / "completeness.json")
 
 
+def sessions(src: Sources, day: str) -> dict[str, str]:
+    """``{product: session}`` from the day's reference ``products.csv`` (empty when not there)."""
+    _day_dir(src, day)
+    path = src.bundles / day / "reference" / "products.csv"
+    return (
+        {r["product"]: r["session"] for r in read_csv(path.read_bytes())} if path.is_file() else {}
+    )
+
+
 def health(src: Sources) -> dict[str, Any] | None:
     return _json(src.ops / "health.json")
 
@@ -146,12 +158,16 @@ def alerts(src: Sources, day: str) -> list[dict[str, Any]]:
 # --- one member's view ----------------------------------------------------------------------------
 def member_files(src: Sources, day: str, version: str, member: str) -> dict[str, dict[str, Any]]:
     """``{file name: {sha256, rows}}`` of ``member``'s folder in the version, from its manifest."""
+    return _files_of(manifest(src, day, version), member)
+
+
+def _files_of(full: dict[str, Any], member: str) -> dict[str, dict[str, Any]]:
     if not MEMBER.match(member):
         raise NotFound(member)
     prefix = f"members/{member}/"
     files = {
         path.removeprefix(prefix): meta
-        for path, meta in manifest(src, day, version)["files"].items()
+        for path, meta in full["files"].items()
         if path.startswith(prefix) and "/" not in path.removeprefix(prefix)
     }
     if not files:
@@ -161,39 +177,45 @@ def member_files(src: Sources, day: str, version: str, member: str) -> dict[str,
 
 def member_file(src: Sources, day: str, version: str, member: str, name: str) -> bytes:
     """The bytes of one listed file, checked against the manifest's SHA-256 before they are served."""
-    import hashlib
-
     files = member_files(src, day, version, member)
     if name not in files:
         raise NotFound(name)
+    return _checked(src, day, version, member, name, files[name]["sha256"])
+
+
+def _checked(src: Sources, day: str, version: str, member: str, name: str, sha: str) -> bytes:
     data = (src.out / day / version / "members" / member / name).read_bytes()
-    if hashlib.sha256(data).hexdigest() != files[name]["sha256"]:
+    if hashlib.sha256(data).hexdigest() != sha:
         raise RuntimeError(f"{day}/{version}/members/{member}/{name} does not match its manifest")
     return data
 
 
 def member_archive(src: Sources, day: str, version: str, member: str) -> bytes:
     """The member's whole folder as a zip (files in name order, fixed timestamps) with its manifest."""
-    files = member_files(src, day, version, member)
+    mine = member_manifest(src, day, version, member)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
+        for name, meta in sorted(mine["files"].items()):
             info = zipfile.ZipInfo(f"{day}_{version}_{member}/{name}", ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, member_file(src, day, version, member, name))
+            archive.writestr(info, _checked(src, day, version, member, name, meta["sha256"]))
         info = zipfile.ZipInfo(f"{day}_{version}_{member}/manifest.json", ZIP_TIME)
-        archive.writestr(info, json.dumps(member_manifest(src, day, version, member), indent=1))
+        archive.writestr(info, json.dumps(mine, indent=1))
     return buffer.getvalue()
 
 
 def member_manifest(src: Sources, day: str, version: str, member: str) -> dict[str, Any]:
     """The member's slice of the manifest: its files and its control totals, nobody else's."""
-    full = manifest(src, day, version)
+    return member_slice(manifest(src, day, version), day, member)
+
+
+def member_slice(full: dict[str, Any], day: str, member: str) -> dict[str, Any]:
+    """:func:`member_manifest` of an already read manifest."""
     return {
         "trading_day": full.get("trading_day", day),
         "version": full.get("version"),
         "member_id": member,
-        "files": member_files(src, day, version, member),
+        "files": _files_of(full, member),
         "totals": (full.get("members") or {}).get(member, {}),
     }
 
@@ -210,10 +232,11 @@ def member_changes(src: Sources, day: str, version: str, member: str) -> dict[st
     for name in changed:
         old = _csv_lines(src.out / day / previous / "members" / member / name)
         new = _csv_lines(src.out / day / version / "members" / member / name)
+        old_rows, new_rows = set(old[1:]), set(new[1:])
         rows[name] = {
             "header": new[:1] or old[:1],
-            "removed": [r for r in old[1:] if r not in set(new[1:])],
-            "added": [r for r in new[1:] if r not in set(old[1:])],
+            "removed": [r for r in old[1:] if r not in new_rows],
+            "added": [r for r in new[1:] if r not in old_rows],
         }
     return {
         "from_version": previous,

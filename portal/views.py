@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from audit.reconcile import COMPARED_FILES
 from settlement.aggregates import read_aggregate
 from settlement.calendar import HOUR_MICROS, session_length_micros
 
@@ -41,7 +42,7 @@ def rows_behind(src: d.Sources, day: str, version: str, brk: dict[str, Any]) -> 
     if brk["kind"] != "difference" or not database.is_file():
         return {}
     table = brk["table"]
-    if table not in ("funds", "positions", "trades", "declaration_fees", "settlement_prices"):
+    if table not in COMPARED_FILES:
         return {}
     keys = _key_filter(brk["record"])
     where = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in keys) or "TRUE"
@@ -95,7 +96,11 @@ def price_windows(src: d.Sources, day: str, instrument: str, settle: dict[str, s
     rows = minutes.filter(pl.col("instrument_id") == instrument, pl.col("minute") >= 0)
     if rows.is_empty():
         return '<p class="muted">No trades in this instrument today: no windows to show.</p>'
-    session = "BOND" if settle.get("product", "").startswith("T") else "INDEX"
+    session = d.sessions(src, day).get(settle.get("product", ""))
+    if session is None:
+        return (
+            '<p class="muted">No reference data for this day: the trading session is unknown.</p>'
+        )
     last_minute = session_length_micros(session) // 60_000_000
     per_window: dict[int, tuple[Decimal, int]] = {}
     for row in rows.iter_rows(named=True):

@@ -68,10 +68,6 @@ def start_job(bootstrap: str, day: str, work: Path, group: str, restore: bool = 
     )
 
 
-def kill(job, sig: int = signal.SIGKILL) -> None:  # type: ignore[no-untyped-def]
-    stop(job, sig)
-
-
 def send(bootstrap: str, records: list[tuple[str, dict[str, object]]]) -> None:
     from kafka import KafkaProducer
 
@@ -127,7 +123,7 @@ def test_self_trade_and_cancel_count_raise_one_alert_each(kafka, tmp_path: Path)
         )  # A000007 cancels 4 times (threshold 3), A000008 twice
         ours = alerts_of(kafka.bootstrap, DAY, 2, job, tmp_path / "surveillance.log")
     finally:
-        kill(job, signal.SIGTERM)
+        stop(job)
     kinds = sorted((a["kind"], a["account_id"], a["subject"]) for a in ours)
     assert kinds == [
         ("CANCEL_COUNT", "A000007", "IF2612"),
@@ -155,18 +151,18 @@ def test_killed_twice_and_restored_from_checkpoints_alerts_exactly_once(
         send(kafka.bootstrap, [trade(1, "A000011"), cancel(101), cancel(102)])
         assert len(alerts_of(kafka.bootstrap, day, 1, job, log)) == 1
         time.sleep(1.5)  # a checkpoint after the two cancels
-        kill(job)  # crash 1
+        stop(job, signal.SIGKILL)  # crash 1
         send(kafka.bootstrap, [trade(2, "A000012"), cancel(103)])  # third cancel: the alert
         job = start_job(kafka.bootstrap, day, tmp_path, group, restore=True)
         assert len(alerts_of(kafka.bootstrap, day, 3, job, log)) == 3
         send(kafka.bootstrap, [trade(3, "A000013")])
         time.sleep(0.3)
-        kill(job)  # crash 2, possibly mid-transaction
+        stop(job, signal.SIGKILL)  # crash 2, possibly mid-transaction
         send(kafka.bootstrap, [cancel(104), trade(4, "A000014")])  # fourth cancel: no new alert
         job = start_job(kafka.bootstrap, day, tmp_path, group, restore=True)
         found = alerts_of(kafka.bootstrap, day, 5, job, log)
     finally:
-        kill(job, signal.SIGTERM)
+        stop(job)
     assert sorted((a["kind"], a["account_id"]) for a in found) == [
         ("CANCEL_COUNT", "A000009"),
         ("SELF_TRADE", "A000011"),
