@@ -24,7 +24,7 @@ import polars as pl
 from settlement.aggregates import read_aggregate
 
 from .kafka_io import offsets
-from .pipeline import load_inputs, run_preaggregation, stage_bundle
+from .pipeline import Inputs, load_inputs, run_preaggregation, stage_bundle
 
 COMPLETENESS = "completeness.json"
 
@@ -92,15 +92,21 @@ def _write_offsets(path: Path, found: dict[str, dict[int, int]]) -> Path:
     return path
 
 
-def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[str, object]:
-    inputs = load_inputs(bundle, day)
-    staging = snapshot.with_name(snapshot.name + ".staging")
+def stage_for_gate(bundle: Path, day: date, staging: Path, inputs: Inputs) -> None:
+    """What the Kafka-fed jobs read besides the topics: the opening positions and the reference
+    account and instrument ids the gate checks against."""
     stage_bundle(bundle, day, staging, inputs, with_events=False)
     for name, frame in (
         ("gate_accounts", inputs.reference.accounts.select("account_id")),
         ("gate_instruments", inputs.reference.instruments.select("instrument_id")),
     ):
         frame.write_csv(staging / f"{name}.csv", include_header=False)
+
+
+def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[str, object]:
+    inputs = load_inputs(bundle, day)
+    staging = snapshot.with_name(snapshot.name + ".staging")
+    stage_for_gate(bundle, day, staging, inputs)
     start = previous_close(snapshot, day) or offsets(bootstrap, "beginning")
     end = offsets(bootstrap, "end")
     run_preaggregation(

@@ -39,17 +39,23 @@ def wire_records(frame, topic: str):  # type: ignore[no-untyped-def]
         yield {k: (int(v) if k in ints and v is not None else v) for k, v in row.items()}
 
 
-def produce_bundle(bundle: Path, bootstrap: str, day: date) -> dict[str, int]:
-    """Send a bundle's events to their topics in seq order; returns the counts sent."""
+def produce_bundle(
+    bundle: Path, bootstrap: str, day: date, part: tuple[int, int] = (0, 1)
+) -> dict[str, int]:
+    """Send a bundle's events to their topics in seq order; returns the counts sent. ``part``
+    ``(k, n)`` sends only the k-th of n consecutive seq slices of each topic (a day in pieces)."""
     reference = load_reference(bundle, day)
     events = read_events(bundle, reference, day)
     counts: dict[str, int] = {}
     sender = producer(bootstrap)
+    k, n_parts = part
     try:
         for topic in EVENT_TOPICS:
             key = topic_spec(topic).key
+            frame = events[topic].sort("seq")
+            size = -(-frame.height // n_parts)
             n = 0
-            for record in wire_records(events[topic].sort("seq"), topic):
+            for record in wire_records(frame.slice(k * size, size), topic):
                 sender.send(topic, key=record[key], value=record)
                 n += 1
             counts[topic] = n

@@ -1,5 +1,6 @@
-"""Starting, watching and stopping the continuously running job (jobs/surveillance.py) from Python:
-the demo, the tests and the benchmark run it the same way, in its own process group."""
+"""Starting, watching and stopping the continuously running jobs (jobs/surveillance.py,
+jobs/stream_preaggregate.py) from Python: the demo, the tests and the benchmark run them the same
+way, each in its own process group."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from .paths import ROOT, java_home
 
 GROUP = "dayclear-surveillance"
+PREAGGREGATE_GROUP = "dayclear-preaggregate-stream"
 
 
 def start_surveillance(
@@ -34,10 +36,57 @@ def start_surveillance(
         args += ["--cancel-threshold", str(cancel_threshold)]
     if restore:
         args.append("--restore")
+    return _start("jobs.surveillance", args, log)
+
+
+def start_preaggregation(
+    bootstrap: str,
+    day: str,
+    staging: Path,
+    freeze: Path,
+    checkpoints: Path,
+    log: Path,
+    *,
+    group: str = PREAGGREGATE_GROUP,
+    start_offsets: Path | None = None,
+    checkpoint_ms: int = 1000,
+    restore: bool = False,
+) -> subprocess.Popen[bytes]:
+    """The streaming pre-aggregation job (jobs/stream_preaggregate.py) for ``day``; it stops by itself
+    once the close has written the end offsets to ``freeze`` and it has reached them."""
+    args = ["--bootstrap", bootstrap, "--day", day, "--staging", str(staging)]
+    args += ["--freeze", str(freeze), "--checkpoints", str(checkpoints), "--group", group]
+    args += ["--checkpoint-ms", str(checkpoint_ms)]
+    if start_offsets is not None:
+        args += ["--start-offsets", str(start_offsets)]
+    if restore:
+        args.append("--restore")
+    return _start("jobs.stream_preaggregate", args, log)
+
+
+def start_risk_monitor(
+    bootstrap: str,
+    day: str,
+    bundle: Path,
+    log: Path,
+    *,
+    group: str = PREAGGREGATE_GROUP,
+    interval: float = 2.0,
+    until: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """The risk monitor (dayclear/risk_monitor.py) following the streaming run ``group``."""
+    args = ["--bootstrap", bootstrap, "--day", day, "--bundle", str(bundle), "--group", group]
+    args += ["--interval", str(interval)]
+    if until is not None:
+        args += ["--until", str(until)]
+    return _start("dayclear.risk_monitor", args, log)
+
+
+def _start(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobs.surveillance", *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ Output per topic: ``raw_<topic>`` (the admitted records, the columns the aggrega
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from schemas.registry import topic_spec
@@ -64,8 +65,14 @@ def _field_checks(topic: str) -> list[tuple[str, str, str]]:
     return checks
 
 
-def gate_sql(topic: str, day: str) -> list[str]:
-    """The views ``checked_<topic>``, ``raw_<topic>`` and ``dead_<topic>`` over ``kafka_<topic>``."""
+def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
+    """The views ``checked_<topic>``, ``raw_<topic>`` and ``dead_<topic>`` over ``kafka_<topic>``.
+
+    Batch mode (the close over a bounded range) looks the references up with joins and keeps the
+    first record of a ``seq`` by partition and offset. Streaming mode must stay append-only (the
+    matchings downstream are OVER aggregations, which take no retractions), so it asks the
+    ``gate_known`` function (:func:`known_function`) instead of joining, and keeps the first record
+    of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key)."""
     spec = topic_spec(topic)
     cases = ["WHEN NOT (v IS JSON OBJECT) THEN 'malformed: not a JSON object|'"]
     for field, wrong, reason in _field_checks(topic):
@@ -77,22 +84,32 @@ def gate_sql(topic: str, day: str) -> list[str]:
     joins = []
     for n, column in enumerate(c for c in spec.columns if c.name in REFERENCES):
         table, alias = REFERENCES[column.name], f"r{n}"
-        joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = {_value(column.name, 'string')}")
+        value = _value(column.name, "string")
         noun = "account" if table == "gate_accounts" else "instrument"
-        cases.append(f"WHEN {alias}.id IS NULL THEN {_lit(f'unknown {noun}|{column.name}')}")
+        if streaming:
+            unknown = f"NOT gate_known({_lit(table)}, {value})"
+        else:
+            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = {value}")
+            unknown = f"{alias}.id IS NULL"
+        cases.append(f"WHEN {unknown} THEN {_lit(f'unknown {noun}|{column.name}')}")
     verdict = "CASE " + " ".join(cases) + " END"
     typed = ",\n  ".join(
         f"{_value(c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
         for c in spec.columns
     )
+    seq = "TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT)"
+    nth = (
+        f"COUNT(*) OVER (PARTITION BY verdict, {seq} ORDER BY proc"
+        " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        if streaming
+        else f"ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)"
+    )
     return [
         f"""CREATE TEMPORARY VIEW judged_{topic} AS
-SELECT kpartition, koffset, v, {verdict} AS verdict
+SELECT kpartition, koffset, v, {verdict} AS verdict{", proc" if streaming else ""}
 FROM kafka_{topic} {" ".join(joins)}""",
         f"""CREATE TEMPORARY VIEW checked_{topic} AS
-SELECT *, CASE WHEN verdict IS NULL THEN ROW_NUMBER() OVER (
-    PARTITION BY verdict, TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT)
-    ORDER BY kpartition, koffset) ELSE CAST(1 AS BIGINT) END AS nth
+SELECT kpartition, koffset, v, verdict, CASE WHEN verdict IS NULL THEN {nth} ELSE CAST(1 AS BIGINT) END AS nth
 FROM judged_{topic}""",
         f"""CREATE TEMPORARY VIEW raw_{topic} AS
 SELECT {typed}
@@ -105,3 +122,21 @@ SELECT {_lit(topic)} AS source_topic, CAST(kpartition AS BIGINT) AS source_parti
   v AS `raw`
 FROM checked_{topic} WHERE verdict IS NOT NULL OR nth > 1""",
     ]
+
+
+def known_function(staging: Path):  # type: ignore[no-untyped-def]
+    """``gate_known(table, id)``: is ``id`` in the reference ids staged as ``<table>.csv`` (the
+    streaming gate's reference check; a scalar function keeps the stream append-only)."""
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import ScalarFunction, udf
+
+    files = {name: str(staging / f"{name}.csv") for name in set(REFERENCES.values())}
+
+    class Known(ScalarFunction):  # type: ignore[misc]
+        def open(self, function_context) -> None:  # type: ignore[no-untyped-def]
+            self.ids = {name: set(Path(f).read_text().split()) for name, f in files.items()}
+
+        def eval(self, table: str, value: str | None) -> bool:
+            return value is not None and value in self.ids[table]
+
+    return udf(Known(), result_type=DataTypes.BOOLEAN())

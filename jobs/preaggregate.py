@@ -34,7 +34,7 @@ def _source_columns(topic: str) -> str:
     return ",\n  ".join(cols)
 
 
-def _opening_positions_ddl(staging: Path) -> str:
+def opening_positions_ddl(staging: Path) -> str:
     spec = file_spec("opening_positions")
     cols = ",\n  ".join(f"`{c.name}` {flink_type(c)}" for c in spec.columns)
     return f"""CREATE TEMPORARY TABLE opening_positions (\n  {cols}\n) WITH (
@@ -48,7 +48,7 @@ def file_source_ddl(staging: Path) -> list[str]:
   'csv.null-literal' = '')"""
         for topic in EVENT_TOPICS
     ]
-    return [*ddl, NO_DEAD_LETTERS, _opening_positions_ddl(staging)]  # bundles are checked on load
+    return [*ddl, NO_DEAD_LETTERS, opening_positions_ddl(staging)]  # bundles are checked on load
 
 
 def kafka_source_ddl(
@@ -58,18 +58,25 @@ def kafka_source_ddl(
     group: str,
     day: str,
     start_offsets: dict[str, dict[int, int]] | None = None,
+    *,
+    streaming: bool = False,
 ) -> list[str]:
     """Each topic read as raw text with its partition and offset, from the start offsets (the
     previous close, else the earliest) to the end offsets recorded at this close, through the gate
-    (:mod:`jobs.gate`): admitted records feed the aggregates, refused ones the dead letters."""
+    (:mod:`jobs.gate`): admitted records feed the aggregates, refused ones the dead letters.
+
+    ``streaming``: unbounded (the end offsets are not known yet), with a processing-time attribute,
+    the group's offsets committed on every checkpoint."""
     from .gate import gate_sql
 
-    ddl = [_id_table("gate_accounts", staging), _id_table("gate_instruments", staging)]
+    ddl = [] if streaming else [_id_table(name, staging) for name in GATE_TABLES]
     for topic in EVENT_TOPICS:
         ends = end_offsets.get(topic, {})
         bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(ends.items()))
         bound_opts = (
-            f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
+            "'properties.commit.offsets.on.checkpoint' = 'true'"
+            if streaming
+            else f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
             if bounded
             else "'scan.bounded.mode' = 'latest-offset'"
         )
@@ -84,17 +91,21 @@ def kafka_source_ddl(
         ddl.append(f"""CREATE TEMPORARY TABLE kafka_{topic} (
   `v` STRING,
   `kpartition` INT METADATA FROM 'partition' VIRTUAL,
-  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL
+  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL{PROC if streaming else ""}
 ) WITH (
   'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
   'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
   {start_opts}, {bound_opts}, 'format' = 'raw', 'raw.charset' = 'UTF-8')""")
-        ddl.extend(gate_sql(topic, day))
+        ddl.extend(gate_sql(topic, day, streaming))
     ddl.append(
         "CREATE TEMPORARY VIEW dead_letters AS "
         + " UNION ALL ".join(f"SELECT * FROM dead_{t}" for t in EVENT_TOPICS)
     )
-    return [*ddl, _opening_positions_ddl(staging)]
+    return [*ddl, opening_positions_ddl(staging)]
+
+
+GATE_TABLES = ("gate_accounts", "gate_instruments")
+PROC = ",\n  `proc` AS PROCTIME()"
 
 
 def _id_table(name: str, staging: Path) -> str:
@@ -121,10 +132,20 @@ def sink_ddl(out: Path) -> list[str]:
     return ddl
 
 
-def _statements(path: Path) -> list[str]:
+#: The only differences between the batch and the streaming run of the SQL: the order the
+#: matchings walk a key's legs in (streaming OVER aggregations order by a time attribute).
+MODES = {
+    "batch": {"{order}": "seq, leg_no", "{leg_time}": ""},
+    "streaming": {"{order}": "proc", "{leg_time}": ",\n       PROCTIME() AS proc"},
+}
+
+
+def statements(path: Path, mode: str = "batch") -> list[str]:
     text = "\n".join(
         line for line in path.read_text().splitlines() if not line.strip().startswith("--")
     )
+    for placeholder, value in MODES[mode].items():
+        text = text.replace(placeholder, value)
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
@@ -146,17 +167,17 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     shutil.rmtree(tmp, ignore_errors=True)
     for ddl in [*sources, *sink_ddl(tmp)]:
         env.execute_sql(ddl)
-    for statement in _statements(SQL_DIR / "views.sql"):
+    for statement in statements(SQL_DIR / "views.sql"):
         env.execute_sql(statement)
     statement_set = env.create_statement_set()
-    for statement in _statements(SQL_DIR / "aggregates.sql"):
+    for statement in statements(SQL_DIR / "aggregates.sql"):
         statement_set.add_insert_sql(statement)
     statement_set.execute().wait()
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
 
-def _offsets(path: Path | None) -> dict[str, dict[int, int]]:
+def offsets_file(path: Path | None) -> dict[str, dict[int, int]]:
     if not path:
         return {}
     raw = json.loads(path.read_text())
@@ -186,10 +207,10 @@ def main(argv: list[str] | None = None) -> None:
         sources = kafka_source_ddl(
             args.staging,
             args.bootstrap,
-            _offsets(args.end_offsets),
+            offsets_file(args.end_offsets),
             args.group,
             args.day,
-            _offsets(args.start_offsets),
+            offsets_file(args.start_offsets),
         )
     else:
         sources = file_source_ddl(args.staging)

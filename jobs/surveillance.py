@@ -26,8 +26,8 @@ from pathlib import Path
 
 from schemas.registry import topic_spec
 
-ROOT = Path(__file__).resolve().parent.parent
-CONNECTOR_DIR = ROOT / "target" / "flink-libs"
+from .streaming import ROOT, latest_checkpoint, streaming_env
+
 THRESHOLDS = ROOT / "deploy" / "surveillance_thresholds.json"
 
 
@@ -101,22 +101,7 @@ def run(
     restore: Path | None = None,
     parallelism: int = 1,
 ) -> None:
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    conf = env.get_config()
-    jars = sorted(CONNECTOR_DIR.glob("flink-sql-connector-kafka-*.jar"))
-    if not jars:
-        raise FileNotFoundError(f"no Kafka connector jar in {CONNECTOR_DIR}: run `make jars`")
-    conf.set("pipeline.jars", ";".join(j.as_uri() for j in jars))
-    conf.set("parallelism.default", str(parallelism))
-    conf.set("execution.checkpointing.interval", f"{checkpoint_ms} ms")
-    conf.set("execution.checkpointing.mode", "EXACTLY_ONCE")
-    conf.set("state.checkpoints.dir", checkpoints.resolve().as_uri())
-    conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
-    conf.set("table.exec.source.idle-timeout", "1 s")
-    if restore is not None:  # state, source positions and open sink transactions of that checkpoint
-        conf.set("execution.state-recovery.path", restore.resolve().as_uri())
+    env = streaming_env(checkpoints, checkpoint_ms, restore, parallelism)
     for ddl in (
         _source("orders", bootstrap, group),
         _source("trades", bootstrap, group),
@@ -156,12 +141,6 @@ def main(argv: list[str] | None = None) -> None:
         restore,
         args.parallelism,
     )
-
-
-def latest_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest completed checkpoint (a ``chk-N`` folder with its ``_metadata``) of any run."""
-    done = [p.parent for p in checkpoints.glob("*/chk-*/_metadata")]
-    return max(done, key=lambda p: p.stat().st_mtime) if done else None
 
 
 if __name__ == "__main__":

@@ -125,22 +125,7 @@ def settle_day(
     prices = settlement_prices(
         instruments, aggregates.instrument_minutes, aggregates.instrument_day
     )
-    info = prices.select(PRICE_INFO)
-
-    legs = trading_fees(
-        aggregates.legs.join(info, on="instrument_id", how="left"),
-        instruments.select(
-            "instrument_id", "fee_basis", "fee_open", "fee_close", "fee_close_today"
-        ),
-    )
-    legs = legs.with_columns(premium(legs).alias("premium_c"))
-
-    positions = end_of_day_positions(opening.positions, aggregates.legs).join(
-        info, on="instrument_id", how="left"
-    )
-    positions = mark_to_market(positions, aggregates.legs)
-    positions = final_settlement(positions)
-    positions = position_margins(with_margin_rates(positions, reference.margin_rates))
+    legs, positions = priced(reference, opening, aggregates, instruments, prices)
 
     breaks = [
         *price_breaks(
@@ -157,6 +142,35 @@ def settle_day(
         opening.balances, aggregates.funds, positions, legs, declarations, account_margin(positions)
     )
     return _tables(day, reference, prices, positions, legs, declarations, accounts, aggregates), []
+
+
+def priced(
+    reference: Reference,
+    opening: Opening,
+    aggregates: Aggregates,
+    instruments: pl.DataFrame,
+    prices: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Legs with their §8.1 fees and §9 premium, and positions (§5) with §6 mark-to-market, §9 final
+    settlement and §7 margins, all at ``prices`` (the settlement prices; the intraday risk estimate
+    passes the last traded prices instead)."""
+    info = prices.select(PRICE_INFO)
+
+    legs = trading_fees(
+        aggregates.legs.join(info, on="instrument_id", how="left"),
+        instruments.select(
+            "instrument_id", "fee_basis", "fee_open", "fee_close", "fee_close_today"
+        ),
+    )
+    legs = legs.with_columns(premium(legs).alias("premium_c"))
+
+    positions = end_of_day_positions(opening.positions, aggregates.legs).join(
+        info, on="instrument_id", how="left"
+    )
+    positions = mark_to_market(positions, aggregates.legs)
+    positions = final_settlement(positions)
+    positions = position_margins(with_margin_rates(positions, reference.margin_rates))
+    return legs, positions
 
 
 def _tables(

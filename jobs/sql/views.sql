@@ -32,62 +32,74 @@ SELECT *,
   END AS trading_micros
 FROM trades_clock;
 
--- Each trade has a buy leg (leg_no 0) and a sell leg (leg_no 1) (SETTLEMENT_RULES §5).
--- pos_side is the side of the position the leg moves: BUY OPEN / SELL CLOSE the long side,
--- SELL OPEN / BUY CLOSE the short side.
+-- Each trade has a buy leg (leg_no 0) and a sell leg (leg_no 1) (SETTLEMENT_RULES §5), made from one
+-- row by UNNEST so a streaming run sees them in that order. pos_side is the side of the position the
+-- leg moves: BUY OPEN / SELL CLOSE the long side, SELL OPEN / BUY CLOSE the short side.
+CREATE TEMPORARY VIEW legs_both AS
+SELECT t.*, n.leg_no FROM trades t CROSS JOIN UNNEST(ARRAY[CAST(0 AS BIGINT), CAST(1 AS BIGINT)]) AS n(leg_no);
+
+CREATE TEMPORARY VIEW legs_sided AS
+SELECT trading_day, seq, leg_no, ts, trade_id,
+       CASE WHEN leg_no = 0 THEN buy_order_id ELSE sell_order_id END AS order_id,
+       CASE WHEN leg_no = 0 THEN buy_account_id ELSE sell_account_id END AS account_id,
+       instrument_id, CASE WHEN leg_no = 0 THEN 'BUY' ELSE 'SELL' END AS side,
+       CASE WHEN leg_no = 0 THEN buy_offset ELSE sell_offset END AS `offset`,
+       CASE WHEN leg_no = 0 THEN buy_hedge_flag ELSE sell_hedge_flag END AS hedge_flag, price, qty
+FROM legs_both;
+
 CREATE TEMPORARY VIEW legs AS
-SELECT trading_day, seq, CAST(0 AS BIGINT) AS leg_no, ts, trade_id, buy_order_id AS order_id,
-       buy_account_id AS account_id, instrument_id, 'BUY' AS side, buy_offset AS `offset`,
-       buy_hedge_flag AS hedge_flag, price, qty,
-       CASE buy_offset WHEN 'OPEN' THEN 'LONG' ELSE 'SHORT' END AS pos_side
-FROM trades
-UNION ALL
-SELECT trading_day, seq, CAST(1 AS BIGINT) AS leg_no, ts, trade_id, sell_order_id AS order_id,
-       sell_account_id AS account_id, instrument_id, 'SELL' AS side, sell_offset AS `offset`,
-       sell_hedge_flag AS hedge_flag, price, qty,
-       CASE sell_offset WHEN 'OPEN' THEN 'SHORT' ELSE 'LONG' END AS pos_side
-FROM trades;
+SELECT *,
+       CASE WHEN (side = 'BUY') = (`offset` = 'OPEN') THEN 'LONG' ELSE 'SHORT' END AS pos_side,
+       CASE WHEN `offset` = 'OPEN' THEN qty ELSE CAST(0 AS BIGINT) END AS open_qty,
+       CASE WHEN `offset` = 'CLOSE' THEN qty ELSE CAST(0 AS BIGINT) END AS close_qty{leg_time}
+FROM legs_sided;
 
-CREATE TEMPORARY VIEW legs_keyed AS
-SELECT l.*,
-       CASE WHEN l.`offset` = 'OPEN' THEN l.qty ELSE CAST(0 AS BIGINT) END AS open_qty,
-       CASE WHEN l.`offset` = 'CLOSE' THEN l.qty ELSE CAST(0 AS BIGINT) END AS close_qty,
-       COALESCE(CASE l.pos_side WHEN 'LONG' THEN p.long_qty ELSE p.short_qty END, CAST(0 AS BIGINT)) AS prev_qty
-FROM legs l
-LEFT JOIN opening_positions p
-  ON l.account_id = p.account_id AND l.instrument_id = p.instrument_id AND l.hedge_flag = p.hedge_flag;
-
--- Running totals per (account, instrument, hedge flag, position side) in seq order, buy leg first.
+-- Running totals per (account, instrument, hedge flag, position side) in seq order, buy leg first
+-- ({order} is `seq, leg_no` in batch mode; in streaming mode it is the arrival order, which is seq
+-- order because one instrument's trades keep their order in one partition: DATA_CONTRACT, topics).
 CREATE TEMPORARY VIEW legs_running AS
 SELECT *,
   SUM(open_qty) OVER (PARTITION BY account_id, instrument_id, hedge_flag, pos_side
-                      ORDER BY seq, leg_no ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_open,
+                      ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_open,
   SUM(close_qty) OVER (PARTITION BY account_id, instrument_id, hedge_flag, pos_side
-                       ORDER BY seq, leg_no ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_close
-FROM legs_keyed;
+                       ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_close
+FROM legs;
 
 -- Close-today-first matching (SETTLEMENT_RULES §5.1): with O and C the running opens and closes,
--- the closes matched to D's opens so far are CT_n = C_n + min(0, min_{k<=n}(O_k - C_k)).
+-- the closes matched to D's opens so far are CT_n = C_n + min(0, min_{k<=n}(O_k - C_k)). The same
+-- minimum taken over the totals before each leg (O_0 - C_0 = 0) gives min(0, min_{k<n}(O_k - C_k)),
+-- hence CT_{n-1} without looking back a row.
 CREATE TEMPORARY VIEW legs_close_today AS
 SELECT *,
   cum_close + LEAST(CAST(0 AS BIGINT),
     MIN(cum_open - cum_close) OVER (PARTITION BY account_id, instrument_id, hedge_flag, pos_side
-                                    ORDER BY seq, leg_no ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-  ) AS cum_close_today
+                                    ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+  ) AS cum_close_today,
+  cum_close - close_qty + LEAST(CAST(0 AS BIGINT),
+    MIN(cum_open - open_qty - cum_close + close_qty) OVER (
+      PARTITION BY account_id, instrument_id, hedge_flag, pos_side
+      ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+  ) AS cum_close_today_before
 FROM legs_running;
 
 -- FIFO matching (SETTLEMENT_RULES §5.1): closes consume the D-1 position first, then D's opens in
 -- the order they were opened. A close's part matched to D opens covers the open-lot interval
 -- [td_lo, td_hi) of the opens' running total.
 CREATE TEMPORARY VIEW legs_matched AS
-SELECT *,
-  cum_close_today - LAG(cum_close_today, 1, CAST(0 AS BIGINT)) OVER (
-      PARTITION BY account_id, instrument_id, hedge_flag, pos_side ORDER BY seq, leg_no) AS close_today_qty,
-  LEAST(cum_close, prev_qty) - LEAST(cum_close - close_qty, prev_qty) AS fifo_prev_qty,
-  GREATEST(cum_close - close_qty - prev_qty, CAST(0 AS BIGINT)) AS td_lo,
-  GREATEST(cum_close - prev_qty, CAST(0 AS BIGINT)) AS td_hi,
-  prev_qty + cum_open - cum_close AS position_after
-FROM legs_close_today;
+SELECT l.trading_day, l.seq, l.leg_no, l.ts, l.trade_id, l.order_id, l.account_id, l.instrument_id,
+       l.side, l.`offset`, l.hedge_flag, l.price, l.qty, l.pos_side, l.open_qty, l.close_qty,
+       l.cum_open, l.cum_close, l.cum_close_today - l.cum_close_today_before AS close_today_qty,
+       LEAST(l.cum_close, l.prev_qty) - LEAST(l.cum_close - l.close_qty, l.prev_qty) AS fifo_prev_qty,
+       GREATEST(l.cum_close - l.close_qty - l.prev_qty, CAST(0 AS BIGINT)) AS td_lo,
+       GREATEST(l.cum_close - l.prev_qty, CAST(0 AS BIGINT)) AS td_hi,
+       l.prev_qty + l.cum_open - l.cum_close AS position_after
+FROM (
+  SELECT l.*,
+         COALESCE(CASE l.pos_side WHEN 'LONG' THEN o.long_qty ELSE o.short_qty END, CAST(0 AS BIGINT)) AS prev_qty
+  FROM legs_close_today l
+  LEFT JOIN opening_positions o
+    ON l.account_id = o.account_id AND l.instrument_id = o.instrument_id AND l.hedge_flag = o.hedge_flag
+) l;
 
 CREATE TEMPORARY VIEW fifo_open_cost AS
 SELECT c.seq, c.leg_no,

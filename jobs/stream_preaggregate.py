@@ -1,0 +1,178 @@
+"""The streaming pre-aggregation job: the day's pre-aggregates kept up to date through the session.
+
+The same SQL as the batch job (``jobs/sql/*.sql``, :mod:`jobs.preaggregate`) in streaming mode,
+reading the ``orders``, ``trades`` and ``fund_movements`` topics as they arrive, from the previous
+close's end offsets, through the gate (:mod:`jobs.gate`, streaming flavour). Each aggregate table of
+``schemas/files/aggregates.json`` is written to its own compacted-style upsert topic
+``<group>.<day>.<table>`` keyed by the table's ``key``; the EOD snapshot is those topics folded to
+the last value per key (:mod:`dayclear.stream_snapshot`).
+
+Exactly once: checkpoints in exactly-once mode, retained after a crash (``--restore`` resumes state,
+source positions and open transactions from the newest); the upsert sinks write in Kafka transactions
+committed with each checkpoint, and the snapshot is read ``read_committed``.
+
+Freezing at the close: the close writes the day's end offsets to ``--freeze``. Once the group's
+offsets, committed on checkpoints, reach them, every record up to the close is in the job's state;
+the job then stops with a final savepoint, which commits the sinks' last transactions, and writes
+``<freeze>.done``. Matchings (§5.1) need each key's legs in ``seq`` order: one instrument's trades
+keep their order in one partition (DATA_CONTRACT), and the job runs at parallelism 1 so no shuffle
+reorders them.
+
+    python -m jobs.stream_preaggregate --bootstrap 127.0.0.1:19092 --day 2026-11-23 \\
+        --staging STAGING --freeze FREEZE.json [--restore]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
+from schemas.registry import group_specs
+
+from .gate import known_function
+from .preaggregate import (
+    SQL_DIR,
+    kafka_source_ddl,
+    offsets_file,
+    statements,
+)
+from .streaming import latest_checkpoint, stop_with_savepoint, streaming_env
+
+
+def aggregate_topic(group: str, day: str, table: str) -> str:
+    """The upsert topic of one aggregate table of one day's run."""
+    return f"{group}.{day}.{table.removeprefix('agg_')}"
+
+
+def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
+    """One upsert-kafka table per aggregate table, primary key = the schema's ``key``; each with its
+    own transactional-id prefix (sinks sharing one would fence each other's transactions)."""
+    ddl = []
+    for spec in group_specs("aggregates"):
+        cols = ",\n  ".join(
+            f"`{c.name}` {'BIGINT' if c.type == 'int' else 'STRING'}" for c in spec.columns
+        )
+        key = ", ".join(f"`{k}`" for k in spec.key)
+        topic = aggregate_topic(group, day, spec.name)
+        ddl.append(f"""CREATE TEMPORARY TABLE {spec.name} (
+  {cols},
+  PRIMARY KEY ({key}) NOT ENFORCED
+) WITH (
+  'connector' = 'upsert-kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
+  'key.format' = 'json', 'value.format' = 'json', 'value.fields-include' = 'ALL',
+  'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = '{topic}',
+  'properties.transaction.timeout.ms' = '600000',
+  'sink.buffer-flush.max-rows' = '2000', 'sink.buffer-flush.interval' = '500 ms')""")
+    return ddl
+
+
+def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
+    """The day's aggregate topics (one partition each: the snapshot reads them whole)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    names = [aggregate_topic(group, day, s.name) for s in group_specs("aggregates")]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, 1, 1) for n in names if n not in existing]
+        if missing:
+            admin.create_topics(missing)
+    finally:
+        admin.close()
+    return names
+
+
+def reached(bootstrap: str, group: str, end: dict[str, dict[int, int]]) -> bool:
+    """Have the group's committed offsets reached ``end`` on every partition?"""
+    from kafka import KafkaAdminClient
+
+    from dayclear.stream_health import committed_offsets
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        done = committed_offsets(admin, group)
+    finally:
+        admin.close()
+    return all(
+        done.get((topic, p), 0) >= o for topic, parts in end.items() for p, o in parts.items()
+    )
+
+
+def run(
+    bootstrap: str,
+    day: str,
+    staging: Path,
+    checkpoints: Path,
+    freeze: Path,
+    group: str = GROUP,
+    checkpoint_ms: int = 1000,
+    restore: Path | None = None,
+    start_offsets: dict[str, dict[int, int]] | None = None,
+) -> None:
+    env = streaming_env(checkpoints, checkpoint_ms, restore, parallelism=1)
+    conf = env.get_config()
+    conf.set("python.executable", sys.executable)
+    conf.set("python.client.executable", sys.executable)
+    env.create_temporary_system_function("gate_known", known_function(staging))
+    create_topics(bootstrap, group, day)
+    sources = kafka_source_ddl(staging, bootstrap, {}, group, day, start_offsets, streaming=True)
+    for ddl in [*sources, *sink_ddl(bootstrap, group, day)]:
+        env.execute_sql(ddl)
+    for statement in statements(SQL_DIR / "views.sql", "streaming"):
+        env.execute_sql(statement)
+    statement_set = env.create_statement_set()
+    for statement in statements(SQL_DIR / "aggregates.sql", "streaming"):
+        statement_set.add_insert_sql(statement)
+    client = statement_set.execute().get_job_client()
+    print(f"pre-aggregation stream for {day} running as {client.get_job_id()}", flush=True)
+    while True:
+        time.sleep(0.5)
+        status = str(client.get_job_status().result())
+        if status in ("FAILED", "CANCELED", "FINISHED"):
+            raise SystemExit(f"the job ended on its own: {status}")
+        if freeze.exists() and reached(bootstrap, group, offsets_file(freeze)):
+            break
+    savepoint = stop_with_savepoint(client, checkpoints / "savepoints")
+    freeze.with_name(freeze.name + ".done").write_text(json.dumps({"savepoint": savepoint}))
+    print(f"frozen at {freeze}; final savepoint {savepoint}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--day", required=True, help="the open trading day")
+    parser.add_argument(
+        "--staging", type=Path, required=True, help="reference ids, opening positions"
+    )
+    parser.add_argument(
+        "--freeze", type=Path, required=True, help="end offsets file the close writes"
+    )
+    parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoint folder")
+    parser.add_argument("--start-offsets", type=Path, help="JSON {topic: {partition: offset}}")
+    parser.add_argument("--group", default=GROUP, help="Kafka consumer group (names the topics)")
+    parser.add_argument("--checkpoint-ms", type=int, default=1000)
+    parser.add_argument("--restore", action="store_true", help="resume from the newest checkpoint")
+    args = parser.parse_args(argv)
+    args.checkpoints.mkdir(parents=True, exist_ok=True)
+    restore = latest_checkpoint(args.checkpoints) if args.restore else None
+    print(f"restoring from {restore}", flush=True)
+    run(
+        args.bootstrap,
+        args.day,
+        args.staging,
+        args.checkpoints,
+        args.freeze,
+        args.group,
+        args.checkpoint_ms,
+        restore,
+        offsets_file(args.start_offsets) if args.start_offsets else None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""What every continuously running dayclear job shares: a Flink streaming table environment with the
+Kafka connector, exactly-once checkpoints kept after a crash, and recovery from the newest one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONNECTOR_DIR = ROOT / "target" / "flink-libs"
+
+
+def kafka_jars() -> str:
+    jars = sorted(CONNECTOR_DIR.glob("flink-sql-connector-kafka-*.jar"))
+    if not jars:
+        raise FileNotFoundError(f"no Kafka connector jar in {CONNECTOR_DIR}: run `make jars`")
+    return ";".join(j.as_uri() for j in jars)
+
+
+def streaming_env(
+    checkpoints: Path, checkpoint_ms: int, restore: Path | None, parallelism: int
+) -> Any:
+    """A streaming ``TableEnvironment``: checkpoints every ``checkpoint_ms`` in exactly-once mode,
+    retained on cancellation and crash under ``checkpoints``; ``restore`` resumes state, source
+    positions and open sink transactions from that checkpoint."""
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    conf = env.get_config()
+    conf.set("pipeline.jars", kafka_jars())
+    conf.set("parallelism.default", str(parallelism))
+    conf.set("execution.checkpointing.interval", f"{checkpoint_ms} ms")
+    conf.set("execution.checkpointing.mode", "EXACTLY_ONCE")
+    conf.set("state.checkpoints.dir", checkpoints.resolve().as_uri())
+    conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    conf.set("table.exec.source.idle-timeout", "1 s")
+    if restore is not None:
+        conf.set("execution.state-recovery.path", restore.resolve().as_uri())
+    return env
+
+
+def latest_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest completed checkpoint (a ``chk-N`` folder with its ``_metadata``) of any run."""
+    done = [p.parent for p in checkpoints.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: p.stat().st_mtime) if done else None
+
+
+def stop_with_savepoint(client: Any, directory: Path) -> str:
+    """Stop the job with a final savepoint (its sinks commit their last transactions) and return the
+    savepoint's path. PyFlink 2.2's ``JobClient.stop_with_savepoint`` calls a Java signature that no
+    longer exists (the format type became a parameter), so this calls the Java client directly."""
+    from pyflink.java_gateway import get_gateway
+
+    canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    future = client._j_job_client.stopWithSavepoint(False, directory.as_uri(), canonical)
+    return str(future.get())
