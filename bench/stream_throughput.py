@@ -81,6 +81,34 @@ def main() -> None:
             flush=True,
         )
 
+        stop(job)
+        job = None
+        for decode in ("raw", "json"):  # where the time goes: the same backlog, less work
+            ceiling = read_ceiling(broker.bootstrap, decode, work, args.checkpoint_ms)
+            try:
+                found = wait_caught_up(
+                    broker.bootstrap, f"bench-{decode}", ("orders", "trades"), events, ceiling, 1800
+                )
+            finally:
+                stop(ceiling)
+            (c0, m0), (c1, m1) = found[0], found[-1]
+            print(
+                f"reading only ({decode}): {(m1 - m0) / (c1 - c0):,.0f} events/s over {m1 - m0:,} "
+                "events",
+                flush=True,
+            )
+        job = start_surveillance(
+            broker.bootstrap,
+            DAY.isoformat(),
+            work / "checkpoints",
+            work / "job.log",
+            group=group,
+            cancel_threshold=1_000_000_000,
+            checkpoint_ms=args.checkpoint_ms,
+            parallelism=args.parallelism,
+            restore=True,
+        )
+        wait_caught_up(broker.bootstrap, group, ("orders", "trades"), events, job, 600)
         latencies = alert_latencies(broker.bootstrap, args.samples, producer)
         q = statistics.quantiles(latencies, n=100)
         print(
@@ -95,6 +123,24 @@ def main() -> None:
         if job is not None:
             stop(job)
         kafka_broker.stop()
+
+
+def read_ceiling(bootstrap: str, decode: str, work: Path, checkpoint_ms: int):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from dayclear.paths import ROOT, java_home
+
+    args = ["--bootstrap", bootstrap, "--group", f"bench-{decode}", "--decode", decode]
+    args += ["--checkpoints", str(work / f"ck-{decode}"), "--checkpoint-ms", str(checkpoint_ms)]
+    with (work / f"read-{decode}.log").open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "read_ceiling.py"), *args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)},
+        )
 
 
 def alert_latencies(bootstrap: str, samples: int, producer) -> list[float]:  # type: ignore[no-untyped-def]
