@@ -30,6 +30,7 @@ from settlement.risk import risk_alerts
 from settlement.tables import LINE, parse_text_frame
 
 from .pipeline import load_inputs
+from .stream_health import committed_alerts
 from .stream_jobs import PREAGGREGATE_GROUP
 
 LIMITS = Path(__file__).resolve().parent.parent / "deploy" / "risk_limits.json"
@@ -91,26 +92,11 @@ class FollowedAggregates:
 
 def raised_before(bootstrap: str, day: str) -> set[tuple[str, str, str]]:
     """(kind, account, subject) of the risk alerts of ``day`` already on the alerts topic."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        ALERTS_TOPIC,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=1500,
-    )
-    try:
-        found = set()
-        for message in consumer:
-            alert = json.loads(message.value)
-            if alert.get("source") == "risk" and alert.get("trading_day") == day:
-                found.add((alert["kind"], alert["account_id"], alert["subject"]))
-        return found
-    finally:
-        consumer.close()
+    return {
+        (a["kind"], a["account_id"], a["subject"])
+        for a in committed_alerts(bootstrap, idle_ms=1500)
+        if a.get("source") == "risk" and a.get("trading_day") == day
+    }
 
 
 def run(

@@ -149,9 +149,9 @@ def publish_alerts(alerts: list[dict[str, Any]], bootstrap: str | None) -> Path:
     return log
 
 
-def collect_stream_alerts(bootstrap: str) -> Path:
-    """The jobs' alerts (surveillance, risk) from the ``alerts`` topic, read_committed, into
-    ``ops/stream_alerts.jsonl`` (rewritten whole) where the portal reads them beside the ops alerts."""
+def committed_alerts(bootstrap: str, idle_ms: int = 3000) -> list[dict[str, Any]]:
+    """Every alert on the ``alerts`` topic a read_committed reader sees, oldest first (records that
+    are not JSON objects are skipped)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -160,19 +160,26 @@ def collect_stream_alerts(bootstrap: str) -> Path:
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         enable_auto_commit=False,
-        consumer_timeout_ms=3000,
+        consumer_timeout_ms=idle_ms,
     )
+    found = []
     try:
-        found = []
         for message in consumer:
             try:
                 alert = json.loads(message.value)
             except (TypeError, ValueError):
                 continue
-            if isinstance(alert, dict) and alert.get("source") != "ops_control":
+            if isinstance(alert, dict):
                 found.append(alert)
     finally:
         consumer.close()
+    return found
+
+
+def collect_stream_alerts(bootstrap: str) -> Path:
+    """The jobs' alerts (surveillance, risk) from the ``alerts`` topic, read_committed, into
+    ``ops/stream_alerts.jsonl`` (rewritten whole) where the portal reads them beside the ops alerts."""
+    found = [a for a in committed_alerts(bootstrap) if a.get("source") != "ops_control"]
     target = state_dir() / "ops" / "stream_alerts.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
