@@ -17,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> None:
     from jobs.streaming import streaming_env
-    from jobs.surveillance import USED
-    from schemas.registry import topic_spec
+    from jobs.surveillance import source_ddl
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True)
@@ -31,21 +30,13 @@ def main() -> None:
     selects = []
     for topic in ("orders", "trades"):
         if args.decode == "raw":
-            cols, fmt = "`v` STRING", "'format' = 'raw'"
-        else:
-            cols = ", ".join(
-                f"`{c.name}` {'BIGINT' if c.type == 'int' else 'STRING'}"
-                for c in topic_spec(topic).columns
-                if c.name in USED[topic]
+            env.execute_sql(
+                source_ddl(topic, args.bootstrap, args.group, "`v` STRING", "'format' = 'raw'")
             )
-            fmt = "'format' = 'json', 'json.ignore-parse-errors' = 'true'"
-        env.execute_sql(f"""CREATE TEMPORARY TABLE {topic} ({cols}) WITH (
-  'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{args.bootstrap}',
-  'properties.group.id' = '{args.group}', 'scan.startup.mode' = 'earliest-offset',
-  'properties.isolation.level' = 'read_committed',
-  'properties.commit.offsets.on.checkpoint' = 'true', {fmt})""")
-        first = "`v`" if args.decode == "raw" else "`trading_day`"
-        selects.append(f"SELECT {first} AS x FROM {topic}")
+            selects.append(f"SELECT `v` AS x FROM {topic}")
+        else:  # exactly the surveillance job's source
+            env.execute_sql(source_ddl(topic, args.bootstrap, args.group))
+            selects.append(f"SELECT `trading_day` AS x FROM {topic}")
     env.execute_sql("CREATE TEMPORARY TABLE sink (x STRING) WITH ('connector' = 'blackhole')")
     env.execute_sql("INSERT INTO sink " + " UNION ALL ".join(selects)).wait()
 

@@ -19,75 +19,16 @@ import signal
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import polars as pl
-
-from jobs.stream_preaggregate import aggregate_topic
-from schemas.registry import ALERTS_TOPIC, group_specs
-from settlement.aggregates import Aggregates
+from schemas.registry import ALERTS_TOPIC
 from settlement.risk import risk_alerts
-from settlement.tables import LINE, parse_text_frame
 
 from .pipeline import load_inputs
 from .stream_health import committed_alerts
 from .stream_jobs import PREAGGREGATE_GROUP
+from .stream_snapshot import AggregateTopics
 
 LIMITS = Path(__file__).resolve().parent.parent / "deploy" / "risk_limits.json"
-
-
-class FollowedAggregates:
-    """The aggregate topics of one streaming run, folded incrementally (last value per key)."""
-
-    def __init__(self, bootstrap: str, group: str, day: str) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
-        self.specs = {aggregate_topic(group, day, s.name): s for s in group_specs("aggregates")}
-        self.rows: dict[str, dict[bytes, dict[str, Any]]] = {t: {} for t in self.specs}
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        self.partitions = [TopicPartition(t, 0) for t in self.specs]
-        self.consumer.assign(self.partitions)
-        self.consumer.seek_to_beginning(*self.partitions)
-
-    def catch_up(self, timeout: float = 30) -> int:
-        """Read up to the topics' current last stable offsets; returns the records read."""
-        ends = self.consumer.end_offsets(self.partitions)
-        read, deadline = 0, time.monotonic() + timeout
-        while any(self.consumer.position(tp) < ends[tp] for tp in self.partitions):
-            for tp, records in self.consumer.poll(timeout_ms=200).items():
-                table = self.rows[tp.topic]
-                for record in records:
-                    if record.value is None:
-                        table.pop(record.key, None)
-                    else:
-                        table[record.key] = json.loads(record.value)
-                read += len(records)
-            if time.monotonic() > deadline:
-                break
-        return read
-
-    def aggregates(self) -> Aggregates:
-        tables = {}
-        for topic, spec in self.specs.items():
-            rows = list(self.rows[topic].values())
-            text = pl.DataFrame(
-                {
-                    c: [None if r.get(c) is None else str(r[c]) for r in rows]
-                    for c in spec.column_names
-                },
-                schema={c: pl.String for c in spec.column_names},
-            ).with_row_index(LINE, offset=1)
-            frame = parse_text_frame(text.with_columns(pl.col(LINE).cast(pl.Int64)), spec, topic)
-            tables[spec.name.removeprefix("agg_")] = frame
-        return Aggregates(**tables)
-
-    def close(self) -> None:
-        self.consumer.close()
 
 
 def raised_before(bootstrap: str, day: str) -> set[tuple[str, str, str]]:
@@ -111,7 +52,7 @@ def run(
 
     inputs = load_inputs(bundle, day)
     limits = json.loads(LIMITS.read_text())
-    followed = FollowedAggregates(bootstrap, group, day.isoformat())
+    followed = AggregateTopics(bootstrap, group, day.isoformat())
     raised = raised_before(bootstrap, day.isoformat())
     sender = producer(bootstrap)
     stopping = False

@@ -102,17 +102,22 @@ def stop(job: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     job.wait(30)
 
 
-def committed(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
-    """Records of ``topics`` the group has committed (0 before its first checkpoint)."""
+def group_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """The group's committed offset per (topic, partition) (none before its first checkpoint)."""
     from kafka import KafkaAdminClient
 
     from .stream_health import committed_offsets
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = committed_offsets(admin, group)
+        return committed_offsets(admin, group)
     finally:
         admin.close()
+
+
+def committed(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
+    """Records of ``topics`` the group has committed (0 before its first checkpoint)."""
+    offsets = group_offsets(bootstrap, group)
     return sum(o for (topic, _), o in offsets.items() if topic in topics)
 
 
@@ -134,5 +139,5 @@ def wait_caught_up(
         if done >= records:
             return readings
         if now > deadline or job.poll() is not None:
-            raise RuntimeError(f"the surveillance job did not catch up ({done} of {records})")
+            raise RuntimeError(f"the job of group {group} did not catch up ({done} of {records})")
         time.sleep(0.5)

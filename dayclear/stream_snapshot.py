@@ -1,59 +1,95 @@
-"""The frozen snapshot of a streaming pre-aggregation run (jobs/stream_preaggregate.py): each
-aggregate table's upsert topic read ``read_committed`` from the beginning to its end, folded to the
-last value per key (a null value deletes the key), and written in the snapshot's layout (one folder
-of header-less CSV per table, as the batch job writes it), sorted by the key so a rerun of the
-fold gives the same bytes."""
+"""The aggregate topics of a streaming pre-aggregation run (jobs/stream_preaggregate.py), read
+``read_committed`` and folded to the last value per key (a null value deletes the key).
+
+:class:`AggregateTopics` keeps its positions, so the risk monitor reads only what is new each cycle;
+:func:`freeze_snapshot` reads them to their end at the close and writes the snapshot's layout (one
+folder of header-less CSV per table, as the batch job writes it), sorted by the key so a rerun of
+the fold gives the same bytes."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from jobs.stream_preaggregate import aggregate_topic
 from schemas.registry import FileSpec, group_specs
+from settlement.aggregates import Aggregates
+from settlement.tables import LINE, parse_text_frame
 
 
-def _fold(bootstrap: str, topic: str, idle_s: float = 30) -> dict[bytes, dict[str, object]]:
-    from kafka import KafkaConsumer, TopicPartition
+class AggregateTopics:
+    """The aggregate topics of one streaming run (``group``, ``day``), folded incrementally."""
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]  # the last stable offset under read_committed
-        rows: dict[bytes, dict[str, object]] = {}
-        deadline = time.monotonic() + idle_s
-        while consumer.position(tp) < end:
-            batch = consumer.poll(timeout_ms=500)
-            for record in batch.get(tp, []):
-                if record.value is None:
-                    rows.pop(record.key, None)
-                else:
-                    rows[record.key] = json.loads(record.value)
-            if batch:
+    def __init__(self, bootstrap: str, group: str, day: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.specs = {aggregate_topic(group, day, s.name): s for s in group_specs("aggregates")}
+        self.rows: dict[str, dict[bytes, dict[str, Any]]] = {t: {} for t in self.specs}
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        self.partitions = [TopicPartition(t, 0) for t in self.specs]
+        self.consumer.assign(self.partitions)
+        self.consumer.seek_to_beginning(*self.partitions)
+
+    def catch_up(self, idle_s: float = 30) -> int:
+        """Read up to the topics' last stable offsets as they are now, unless nothing comes for
+        ``idle_s`` seconds while behind; returns the records read."""
+        ends = self.consumer.end_offsets(self.partitions)
+        read, deadline = 0, time.monotonic() + idle_s
+        while time.monotonic() < deadline and any(
+            self.consumer.position(tp) < ends[tp] for tp in self.partitions
+        ):
+            for tp, records in self.consumer.poll(timeout_ms=200).items():
+                table = self.rows[tp.topic]
+                for record in records:
+                    if record.value is None:
+                        table.pop(record.key, None)
+                    else:
+                        table[record.key] = json.loads(record.value)
+                read += len(records)
                 deadline = time.monotonic() + idle_s
-            elif time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic}: stuck at {consumer.position(tp)} of {end}")
-        return rows
-    finally:
-        consumer.close()
+        return read
+
+    def behind(self) -> list[str]:
+        """The topics not read to their last stable offset, with where the reading stands."""
+        ends = self.consumer.end_offsets(self.partitions)
+        return [
+            f"{tp.topic} at {self.consumer.position(tp)} of {ends[tp]}"
+            for tp in self.partitions
+            if self.consumer.position(tp) < ends[tp]
+        ]
+
+    def text(self, topic: str) -> pl.DataFrame:
+        """The table's current rows as text columns, in the schema's column order."""
+        names = self.specs[topic].column_names
+        rows = list(self.rows[topic].values())
+        return pl.DataFrame(
+            {n: [None if r.get(n) is None else str(r[n]) for r in rows] for n in names},
+            schema={n: pl.String for n in names},
+        )
+
+    def aggregates(self) -> Aggregates:
+        """The tables as the EOD reads them, through the checked parse step."""
+        tables = {}
+        for topic, spec in self.specs.items():
+            text = self.text(topic).with_row_index(LINE, offset=1)
+            frame = parse_text_frame(text.with_columns(pl.col(LINE).cast(pl.Int64)), spec, topic)
+            tables[spec.name.removeprefix("agg_")] = frame
+        return Aggregates(**tables)
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
-def _write(spec: FileSpec, rows: list[dict[str, object]], snapshot: Path) -> None:
-    names = spec.column_names
-    frame = pl.DataFrame(
-        {n: [None if r.get(n) is None else str(r[n]) for r in rows] for n in names},
-        schema={n: pl.String for n in names},
-    )
+def _write(spec: FileSpec, frame: pl.DataFrame, snapshot: Path) -> None:
     int_keys = [k for k in spec.key if next(c for c in spec.columns if c.name == k).type == "int"]
     frame = frame.sort([pl.col(k).cast(pl.Int64) if k in int_keys else pl.col(k) for k in spec.key])
     folder = snapshot / spec.path.removesuffix(".csv")
@@ -63,9 +99,17 @@ def _write(spec: FileSpec, rows: list[dict[str, object]], snapshot: Path) -> Non
 
 def freeze_snapshot(bootstrap: str, group: str, day: str, snapshot: Path) -> dict[str, int]:
     """Fold every aggregate topic of the run into ``snapshot``; returns rows per table."""
-    counts = {}
-    for spec in group_specs("aggregates"):
-        rows = list(_fold(bootstrap, aggregate_topic(group, day, spec.name)).values())
-        _write(spec, rows, snapshot)
-        counts[spec.name] = len(rows)
-    return counts
+    topics = AggregateTopics(bootstrap, group, day)
+    try:
+        topics.catch_up()
+        behind = topics.behind()
+        if behind:
+            raise TimeoutError(f"aggregate topics stuck: {', '.join(behind)}")
+        counts = {}
+        for topic, spec in topics.specs.items():
+            frame = topics.text(topic)
+            _write(spec, frame, snapshot)
+            counts[spec.name] = frame.height
+        return counts
+    finally:
+        topics.close()

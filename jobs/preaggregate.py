@@ -73,13 +73,12 @@ def kafka_source_ddl(
     for topic in EVENT_TOPICS:
         ends = end_offsets.get(topic, {})
         bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(ends.items()))
-        bound_opts = (
-            "'properties.commit.offsets.on.checkpoint' = 'true'"
-            if streaming
-            else f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
-            if bounded
-            else "'scan.bounded.mode' = 'latest-offset'"
-        )
+        if streaming:
+            bound_opts = "'properties.commit.offsets.on.checkpoint' = 'true'"
+        elif bounded:
+            bound_opts = f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{bounded}'"
+        else:
+            bound_opts = "'scan.bounded.mode' = 'latest-offset'"
         starts = (start_offsets or {}).get(topic, {})
         start_opts = (
             "'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = '"

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
+from dayclear.stream_jobs import group_offsets
 from schemas.registry import group_specs
 
 from .gate import known_function
@@ -89,15 +90,7 @@ def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
 
 def reached(bootstrap: str, group: str, end: dict[str, dict[int, int]]) -> bool:
     """Have the group's committed offsets reached ``end`` on every partition?"""
-    from kafka import KafkaAdminClient
-
-    from dayclear.stream_health import committed_offsets
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        done = committed_offsets(admin, group)
-    finally:
-        admin.close()
+    done = group_offsets(bootstrap, group)
     return all(
         done.get((topic, p), 0) >= o for topic, parts in end.items() for p, o in parts.items()
     )

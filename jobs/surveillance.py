@@ -40,8 +40,16 @@ USED = {
 }  # fmt: skip
 
 
-def _source(topic: str, bootstrap: str, group: str) -> str:
-    cols = ",\n  ".join(
+def source_ddl(
+    topic: str,
+    bootstrap: str,
+    group: str,
+    columns: str | None = None,
+    fmt: str = "'format' = 'json', 'json.ignore-parse-errors' = 'true'",
+) -> str:
+    """The topic as a table read from the group's offsets (the earliest for a new group), committing
+    them on checkpoints; by default the fields the alerts read (``USED``), decoded from JSON."""
+    cols = columns or ",\n  ".join(
         f"`{c.name}` {'BIGINT' if c.type == 'int' else 'STRING'}"
         for c in topic_spec(topic).columns
         if c.name in USED[topic]
@@ -54,7 +62,7 @@ def _source(topic: str, bootstrap: str, group: str) -> str:
   'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
   'properties.auto.offset.reset' = 'earliest', 'scan.startup.mode' = 'group-offsets',
   'properties.commit.offsets.on.checkpoint' = 'true',
-  'format' = 'json', 'json.ignore-parse-errors' = 'true')"""
+  {fmt})"""
 
 
 def _alerts_sink(bootstrap: str, prefix: str) -> str:
@@ -103,8 +111,8 @@ def run(
 ) -> None:
     env = streaming_env(checkpoints, checkpoint_ms, restore, parallelism)
     for ddl in (
-        _source("orders", bootstrap, group),
-        _source("trades", bootstrap, group),
+        source_ddl("orders", bootstrap, group),
+        source_ddl("trades", bootstrap, group),
         _alerts_sink(bootstrap, f"{group}-{day}"),
     ):
         env.execute_sql(ddl)

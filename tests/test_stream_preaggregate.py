@@ -18,6 +18,7 @@ from dayclear.close import completeness, stage_for_gate
 from dayclear.kafka_io import offsets, produce_bundle
 from dayclear.pipeline import load_inputs
 from dayclear.simulator import SimulationConfig, simulate
+from dayclear.stream_health import committed_alerts
 from dayclear.stream_jobs import committed, start_preaggregation, start_risk_monitor, stop
 from dayclear.stream_snapshot import freeze_snapshot
 from schemas.registry import EVENT_TOPICS
@@ -168,24 +169,13 @@ def test_killed_twice_then_uninterrupted_both_equal_the_batch_run(kafka, day) ->
     assert_same_snapshots(crashed, whole)  # acceptance (b)
 
     # acceptance (d), second half: the account left short of funds raised one alert, once
-    risk_alerts = [a for a in alerts_of(kafka.bootstrap) if a["source"] == "risk"]
+    risk_alerts = [
+        a
+        for a in committed_alerts(kafka.bootstrap)
+        if a.get("source") == "risk" and a.get("trading_day") == DAY.isoformat()
+    ]
     negative = [a for a in risk_alerts if a["kind"] == "AVAILABLE_NEGATIVE"]
     assert day["broke"] in {a["account_id"] for a in negative}, risk_alerts
     assert all(Decimal(str(a["value"])) < 0 for a in negative)
     keys = [(a["kind"], a["account_id"], a["subject"]) for a in risk_alerts]
     assert len(keys) == len(set(keys)), "an alert was raised twice"
-
-
-def alerts_of(bootstrap: str) -> list[dict[str, object]]:
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        "alerts",
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        consumer_timeout_ms=2000,
-    )
-    found = [json.loads(m.value) for m in consumer]
-    consumer.close()
-    return [a for a in found if a.get("trading_day") == DAY.isoformat()]
