@@ -78,7 +78,10 @@ def risk_alerts(
     position_limits: dict[str, int],
     otr_min_messages: int,
 ) -> pl.DataFrame:
-    """Every account and subject in breach now, one row each (the caller raises each once)."""
+    """Every account and subject in breach now, one row each (the caller raises each once):
+    available funds below zero (§10 available = balance − margin), the larger side of a product's
+    positions (§5) above its limit, and an order-to-trade ratio above the threshold (§8.2, compared
+    unrounded as the declaration fee compares it)."""
     accounts, positions, declarations = estimate(day, reference, opening, aggregates)
     money = from_units(pl.col("available"), MONEY_SCALE).cast(pl.String)
     negative = accounts.filter(pl.col("available") < 0).select(
