@@ -41,9 +41,10 @@ OPTIONAL_HEADERS = {
 
 
 def part_files_source(folder: Path, topic: str) -> str:
-    """A folder of header-less CSV part files of ``topic`` (columns in schema order)."""
+    """A folder of header-less CSV part files of ``topic`` (columns in schema order), plain or gzip
+    (``part-*.csv.gz``: DuckDB decompresses by the file's extension)."""
     names = ", ".join(f"'{c}'" for c in TOPIC_HEADERS[topic].split(","))
-    return f"read_csv('{folder}/*.csv', all_varchar = true, header = false, names = [{names}])"
+    return f"read_csv('{folder}/part-*', all_varchar = true, header = false, names = [{names}])"
 
 
 def _source(bundle: Path, topic: str, scratch: Path) -> str:

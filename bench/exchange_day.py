@@ -23,6 +23,7 @@ monotone only within a chunk, as with a real multi-gateway feed).
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -50,6 +51,12 @@ class ExchangeDay:
     orders_per_trade: int = 20
     chunk_trades: int = 1_000_000
     seed: int = 11
+    gzip_orders: bool = False  # gzip -1 each orders part (a 400M-order day is ~46 GB as text)
+
+
+def _finish(job: subprocess.Popen[bytes]) -> None:
+    if job.wait() != 0:
+        raise RuntimeError(f"{' '.join(map(str, job.args))} failed with {job.returncode}")
 
 
 def _units(value: object, decimals: int) -> int:
@@ -233,6 +240,7 @@ class Generator:
         algos = max(1, cfg.accounts // 100)
         resting = max(0, cfg.orders_per_trade - 2) // 2
         seq, resting_no = 0, 2 * cfg.trades
+        zippers: list[subprocess.Popen[bytes]] = []
         for part, start in enumerate(range(0, trades.height, cfg.chunk_trades)):
             c = trades.slice(start, cfg.chunk_trades)
             n = c.height
@@ -311,8 +319,15 @@ class Generator:
                 .otherwise(_price_text(pl.col("price_units"), pl.Series(self.sdp[ins]))),
                 qty=pl.col("qty"),
             )
-            out.write_csv(folder / f"part-{part:05d}.csv", include_header=False, null_value="")
+            path = folder / f"part-{part:05d}.csv"
+            out.write_csv(path, include_header=False, null_value="")
+            if cfg.gzip_orders:  # on the other core, while the next chunk is generated
+                for job in zippers:
+                    _finish(job)
+                zippers = [subprocess.Popen(["gzip", "-1", "-f", str(path)])]
             print(f"  orders part {part}: {seq:,} orders so far", flush=True)
+        for job in zippers:
+            _finish(job)
         return seq
 
     def write_fund_movements(self) -> int:

@@ -6,14 +6,20 @@ orders, all listed instruments):
 1. generate the day (bench/exchange_day.py; reference + opening by the simulator, events vectorised);
 2. pre-aggregate it with the production Flink job in batch mode over the event files (intraday work in
    production: reported separately, not part of either end of day);
-3. (a) the stream-assisted end of day: read the frozen aggregates, every rule (settle_day), render every
-   published file for every member — in a fresh child process, wall time and peak RSS;
-4. (b) the batch-only end of day: audit/recompute.py, every rule from the raw events in DuckDB SQL —
+3. the trade journal (settlement/journal_files.py): each leg's fee and premium and every member's
+   finished trades.csv, built from the frozen legs chunk by chunk, with the per-position sums the end
+   of day reads — work that depends on no settlement price (reported separately, like step 2);
+4. (a) the stream-assisted end of day: read the frozen aggregates and the journal's sums, every rule
+   (settle_day), render every other published file for every member, link and verify the journal's
+   trade files — in a fresh child process, wall time and peak RSS;
+5. (b) the batch-only end of day: audit/recompute.py, every rule from the raw events in DuckDB SQL —
    in a fresh child process (its rendering is not counted, which favours (b));
-5. reconcile (a) against (b) (audit/reconcile.py): the figures count only if both give the same results.
+6. reconcile (a) against (b) (audit/reconcile.py): the figures count only if both give the same results.
 
     .venv/bin/python bench/exchange_scale.py [--accounts 100000 --trades 20000000] [--work DIR]
     .venv/bin/python bench/exchange_scale.py --accounts 25000 --trades 1000000   # a quick look
+    .venv/bin/python bench/exchange_scale.py --work /tmp/x --gzip-orders --stop-after flink  # then
+    .venv/bin/python bench/exchange_scale.py --work /tmp/x --reuse   # the timed steps on that day
 
 Children are timed side by side in this one run; the figures go to stdout as a Markdown table row and
 to ``<work>/result.json``.
@@ -61,16 +67,31 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def step_journal(work: Path) -> dict[str, float]:
+    from dayclear.pipeline import build_snapshot_journal, load_inputs
+
+    started = time.perf_counter()
+    build_snapshot_journal(work / "snapshot", load_inputs(work / "bundle", DAY), DAY)
+    return {"inner_s": time.perf_counter() - started, "peak_mib": _peak_mib()}
+
+
 def step_a(work: Path) -> dict[str, float]:
     from dayclear.pipeline import load_inputs
     from settlement.aggregates import read_aggregates
     from settlement.eod import settle_day
+    from settlement.journal_files import read_journal
     from settlement.publish import publish
 
     started = time.perf_counter()
     inputs = load_inputs(work / "bundle", DAY)
+    journal = read_journal(work / "snapshot")
+    assert journal is not None, "no trade journal in the snapshot"
     result, breaks = settle_day(
-        DAY, inputs.reference, inputs.opening, read_aggregates(work / "snapshot")
+        DAY,
+        inputs.reference,
+        inputs.opening,
+        read_aggregates(work / "snapshot", legs=False),
+        journal,
     )
     assert result is not None and not breaks, breaks[:5]
     out = work / "published"
@@ -92,6 +113,9 @@ def step_b(work: Path) -> dict[str, float]:
     return {"inner_s": time.perf_counter() - started, "peak_mib": _peak_mib()}
 
 
+STEPS = {"journal": step_journal, "a": step_a, "b": step_b}
+
+
 def reconcile_ab(work: Path) -> dict[str, object]:
     import duckdb
 
@@ -109,11 +133,21 @@ def main() -> None:
     parser.add_argument("--orders-per-trade", type=int, default=20)
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
-    parser.add_argument("--step", choices=["a", "b"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gzip-orders", action="store_true", help="gzip the orders part files (read by both paths)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a day already generated (and pre-aggregated) in --work instead of starting over",
+    )
+    parser.add_argument(
+        "--stop-after", choices=["generate", "flink"], help="stop after this step (with --work)"
+    )
+    parser.add_argument("--step", choices=list(STEPS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        figures = step_a(args.work) if args.step == "a" else step_b(args.work)
-        print(json.dumps(figures))
+        print(json.dumps(STEPS[args.step](args.work)))
         return
 
     from exchange_day import ExchangeDay, generate
@@ -121,20 +155,44 @@ def main() -> None:
     from dayclear.pipeline import run_preaggregation
 
     work = args.work or Path(tempfile.mkdtemp(prefix="dayclear-exchange-"))
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    generated, flinked = work / "generated.json", work / "flink.json"
+    if not (args.reuse and generated.exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     try:
-        t0 = time.perf_counter()
-        counts = generate(
-            ExchangeDay(DAY, args.accounts, args.trades, args.orders_per_trade),
-            work / "bundle",
-            work / "staging",
-        )
-        t1 = time.perf_counter()
-        print(f"generated {counts} in {t1 - t0:.0f} s", flush=True)
-        run_preaggregation(work / "staging", work / "snapshot", log=work / "flink.log")
-        t2 = time.perf_counter()
-        print(f"Flink pre-aggregation (batch mode, intraday work): {t2 - t1:.0f} s", flush=True)
+        if args.reuse and generated.exists():
+            counts, generate_s = json.loads(generated.read_text())
+        else:
+            t0 = time.perf_counter()
+            counts = generate(
+                ExchangeDay(
+                    DAY,
+                    args.accounts,
+                    args.trades,
+                    args.orders_per_trade,
+                    gzip_orders=args.gzip_orders,
+                ),
+                work / "bundle",
+                work / "staging",
+            )
+            generate_s = time.perf_counter() - t0
+            generated.write_text(json.dumps([counts, generate_s]))
+        print(f"generated {counts} in {generate_s:.0f} s", flush=True)
+        if args.stop_after == "generate":
+            return
+        if args.reuse and flinked.exists():
+            flink_s = json.loads(flinked.read_text())
+        else:
+            t1 = time.perf_counter()
+            shutil.rmtree(work / "snapshot", ignore_errors=True)
+            run_preaggregation(work / "staging", work / "snapshot", log=work / "flink.log")
+            flink_s = time.perf_counter() - t1
+            flinked.write_text(json.dumps(flink_s))
+        print(f"Flink pre-aggregation (batch mode, intraday work): {flink_s:.0f} s", flush=True)
+        if args.stop_after == "flink":
+            return
+        journal = _child("journal", work)
+        print(f"trade journal from the legs (intraday work): {journal}", flush=True)
         a = _child("a", work)
         print(f"(a) stream-assisted EOD: {a}", flush=True)
         b = _child("b", work)
@@ -144,8 +202,9 @@ def main() -> None:
         result = {
             "accounts": args.accounts,
             **counts,
-            "generate_s": t1 - t0,
-            "flink_s": t2 - t1,
+            "generate_s": generate_s,
+            "flink_s": flink_s,
+            "journal": journal,
             "a": a,
             "b": b,
             "ratio": b["wall_s"] / a["wall_s"],
@@ -153,7 +212,8 @@ def main() -> None:
         }
         (work / "result.json").write_text(json.dumps(result, indent=2, default=str))
         print(
-            f"| {args.accounts:,} | {counts['orders']:,} | {counts['trades']:,} | {t2 - t1:.0f} "
+            f"| {args.accounts:,} | {counts['orders']:,} | {counts['trades']:,} | {flink_s:.0f} "
+            f"| {journal['wall_s']:.0f} | {journal['peak_mib']:,.0f} "
             f"| {a['wall_s']:.1f} | {a['peak_mib']:,.0f} | {b['wall_s']:.1f} | {b['peak_mib']:,.0f} "
             f"| {result['ratio']:.1f} | {check['passed']} |"
         )

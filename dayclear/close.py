@@ -24,7 +24,13 @@ import polars as pl
 from settlement.aggregates import read_aggregate
 
 from .kafka_io import offsets
-from .pipeline import Inputs, load_inputs, run_preaggregation, stage_bundle
+from .pipeline import (
+    Inputs,
+    build_snapshot_journal,
+    load_inputs,
+    run_preaggregation,
+    stage_bundle,
+)
 
 COMPLETENESS = "completeness.json"
 
@@ -117,6 +123,7 @@ def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[s
         start_offsets=_write_offsets(staging / "start_offsets.json", start),
         day=day,
     )
+    build_snapshot_journal(snapshot, inputs, day)
     record = completeness(day, start, end, snapshot)
     (snapshot / COMPLETENESS).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     send_dead_letters(read_aggregate(snapshot, "agg_dead_letters"), bootstrap)

@@ -20,6 +20,8 @@ from settlement.bundle import Opening, Reference, load_opening, load_reference
 from settlement.eod import DayResult, settle_day
 from settlement.errors import BreaksError
 from settlement.events import read_events, topic_file_spec
+from settlement.instruments import instrument_table
+from settlement.journal_files import build_journal, read_journal
 from settlement.publish import Publication, publish, sha256, write_breaks_report
 
 from .paths import ROOT, java_home
@@ -101,11 +103,26 @@ def bundle_fingerprint(bundle: Path) -> dict[str, str]:
     }
 
 
+def build_snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> Path:
+    """The trade journal of a frozen snapshot (settlement.journal_files): intraday work, done
+    here at the latest when the end of day finds none. Returns the snapshot."""
+    reference = inputs.reference
+    build_journal(
+        snapshot,
+        instrument_table(reference, inputs.opening, day),
+        reference.accounts.select("account_id", "member_id"),
+        reference.members["member_id"].sort().to_list(),
+    )
+    return snapshot
+
+
 def settle_snapshot(
     bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None
 ) -> DayResult:
     inputs = inputs or load_inputs(bundle, day)
-    result, breaks = settle_day(day, inputs.reference, inputs.opening, read_aggregates(snapshot))
+    journal = read_journal(snapshot) or read_journal(build_snapshot_journal(snapshot, inputs, day))
+    aggregates = read_aggregates(snapshot, legs=False)
+    result, breaks = settle_day(day, inputs.reference, inputs.opening, aggregates, journal)
     if breaks or result is None:
         raise BreaksError(breaks)
     return result

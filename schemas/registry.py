@@ -65,13 +65,15 @@ class TopicSpec:
 @cache
 def file_specs() -> dict[str, FileSpec]:
     specs: dict[str, FileSpec] = {}
-    for group in ("reference", "opening", "published", "aggregates"):
+    for group in ("reference", "opening", "published", "aggregates", "journal"):
         doc = json.loads((SCHEMA_DIR / "files" / f"{group}.json").read_text())
         for name, d in doc["files"].items():
             specs[name] = FileSpec(
                 name=name,
                 path=d["path"],
-                columns=tuple(
+                columns=specs[d["columns_from"]].columns
+                if "columns_from" in d
+                else tuple(
                     Column(c["name"], c["type"], c.get("nullable", False)) for c in d["columns"]
                 ),
                 optional=d.get("optional", False),

@@ -50,9 +50,13 @@ def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
     return parse_text_frame(text, spec, f"snapshot/{spec.path}")
 
 
-def read_aggregates(snapshot: Path) -> Aggregates:
+def read_aggregates(snapshot: Path, legs: bool = True) -> Aggregates:
+    """Every aggregate table; with ``legs=False`` the legs table is left empty (the end of day
+    reads the trade journal built from it instead, :mod:`settlement.journal_files`)."""
     tables = {
         spec.name.removeprefix("agg_"): read_aggregate(snapshot, spec.name)
+        if legs or spec.name != "agg_legs"
+        else empty_table(spec)
         for spec in group_specs("aggregates")
     }
     return Aggregates(**tables)

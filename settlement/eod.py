@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
 from .aggregates import Aggregates
 from .bundle import Opening, Reference
 from .errors import Problem
-from .expiry import final_settlement, premium
-from .fees import declaration_fees, trading_fees
+from .expiry import final_settlement
+from .fees import declaration_fees
 from .funds import FUNDS_CENTS, funds
 from .instruments import instrument_table
+from .journal import Journal, journal_of, trade_rows
 from .margin import account_margin, position_margins, with_margin_rates
 from .mtm import mark_to_market
 from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, rescale_half_up, units
@@ -54,7 +56,7 @@ class DayResult:
     day: date
     settlement_prices: pl.DataFrame
     positions: pl.DataFrame
-    trades: pl.DataFrame
+    trades: pl.DataFrame | None  # None when the trade journal was built intraday: see trade_journal
     declaration_fees: pl.DataFrame
     funds: pl.DataFrame
     margin_calls: pl.DataFrame
@@ -62,6 +64,7 @@ class DayResult:
     closing_balances: pl.DataFrame
     closing_settlement_prices: pl.DataFrame
     account_members: pl.DataFrame
+    trade_journal: Path | None = None  # per-member trades.csv built intraday (settlement.journal)
 
 
 def _price(units_col: str, name: str) -> pl.Expr:
@@ -119,58 +122,56 @@ def reference_breaks(
 
 
 def settle_day(
-    day: date, reference: Reference, opening: Opening, aggregates: Aggregates
+    day: date,
+    reference: Reference,
+    opening: Opening,
+    aggregates: Aggregates,
+    journal: Journal | None = None,
 ) -> tuple[DayResult | None, list[Problem]]:
+    """The day from its frozen pre-aggregates and trade journal (built from ``aggregates.legs``
+    in memory when none is given)."""
     instruments = instrument_table(reference, opening, day)
+    journal = journal or journal_of(aggregates.legs, instruments)
     prices = settlement_prices(
         instruments, aggregates.instrument_minutes, aggregates.instrument_day
     )
-    legs, positions = priced(reference, opening, aggregates, instruments, prices)
+    positions = priced(opening, journal, reference, prices)
 
     breaks = [
         *price_breaks(
             prices, aggregates.instrument_minutes, aggregates.instrument_day, instruments
         ),
-        *position_breaks(aggregates.legs),
-        *reference_breaks(aggregates.legs, positions, instruments, reference),
+        *position_breaks(journal.exceptions),
+        *reference_breaks(journal.exceptions, positions, instruments, reference),
     ]
     if breaks:
         return None, breaks
 
     declarations = declaration_fees(aggregates.declarations, instruments, reference)
     accounts = funds(
-        opening.balances, aggregates.funds, positions, legs, declarations, account_margin(positions)
+        opening.balances,
+        aggregates.funds,
+        positions,
+        journal.sums,
+        declarations,
+        account_margin(positions),
     )
-    return _tables(day, reference, prices, positions, legs, declarations, accounts, aggregates), []
+    return _tables(
+        day, reference, prices, positions, journal, declarations, accounts, aggregates
+    ), []
 
 
 def priced(
-    reference: Reference,
-    opening: Opening,
-    aggregates: Aggregates,
-    instruments: pl.DataFrame,
-    prices: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Legs with their §8.1 fees and §9 premium, and positions (§5) with §6 mark-to-market, §9 final
-    settlement and §7 margins, all at ``prices`` (the settlement prices; the intraday risk estimate
-    passes the last traded prices instead)."""
-    info = prices.select(PRICE_INFO)
-
-    legs = trading_fees(
-        aggregates.legs.join(info, on="instrument_id", how="left"),
-        instruments.select(
-            "instrument_id", "fee_basis", "fee_open", "fee_close", "fee_close_today"
-        ),
+    opening: Opening, journal: Journal, reference: Reference, prices: pl.DataFrame
+) -> pl.DataFrame:
+    """Positions (§5) with §6 mark-to-market, §9 final settlement and §7 margins, all at ``prices``
+    (the settlement prices; the intraday risk estimate passes the last traded prices instead)."""
+    positions = end_of_day_positions(opening.positions, journal.sums).join(
+        prices.select(PRICE_INFO), on="instrument_id", how="left"
     )
-    legs = legs.with_columns(premium(legs).alias("premium_c"))
-
-    positions = end_of_day_positions(opening.positions, aggregates.legs).join(
-        info, on="instrument_id", how="left"
-    )
-    positions = mark_to_market(positions, aggregates.legs)
+    positions = mark_to_market(positions, journal.sums)
     positions = final_settlement(positions)
-    positions = position_margins(with_margin_rates(positions, reference.margin_rates))
-    return legs, positions
+    return position_margins(with_margin_rates(positions, reference.margin_rates))
 
 
 def _tables(
@@ -178,7 +179,7 @@ def _tables(
     reference: Reference,
     prices: pl.DataFrame,
     positions: pl.DataFrame,
-    legs: pl.DataFrame,
+    journal: Journal,
     declarations: pl.DataFrame,
     accounts: pl.DataFrame,
     aggregates: Aggregates,
@@ -235,32 +236,6 @@ def _tables(
         _money("position_mtm_c", "position_mtm"),
         "settle_decimals",
     ).sort(KEY)
-    trade_rows = legs.select(
-        "trade_id",
-        "seq",
-        "ts",
-        "account_id",
-        "instrument_id",
-        "side",
-        "offset",
-        "hedge_flag",
-        "price",
-        "qty",
-        from_units(
-            rescale_half_up(
-                units(pl.col("price"), PRICE_SCALE)
-                * pl.col("qty").cast(pl.Int128)
-                * pl.col("mult"),
-                PRICE_SCALE,
-                MONEY_SCALE,
-            ),
-            MONEY_SCALE,
-        ).alias("turnover"),
-        "close_today_qty",
-        _money("fee_c", "fee"),
-        _money("premium_c", "premium"),
-        "settle_decimals",
-    ).sort("seq", "side")
     decl_rows = declarations.select(
         "account_id",
         "scope",
@@ -292,7 +267,8 @@ def _tables(
         day=day,
         settlement_prices=settlement,
         positions=position_rows,
-        trades=trade_rows,
+        trades=None if journal.trades is None else trade_rows(journal.trades),
+        trade_journal=journal.folder,
         declaration_fees=decl_rows,
         funds=fund_rows,
         margin_calls=margin_calls,

@@ -34,7 +34,7 @@ def funds(
     balances: pl.DataFrame,
     movements: pl.DataFrame,
     positions: pl.DataFrame,
-    legs: pl.DataFrame,
+    leg_sums: pl.DataFrame,
     declaration_fees: pl.DataFrame,
     margins: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -53,17 +53,9 @@ def funds(
             pl.col("exercise_cash_c").sum().alias("exercise_cash"),
             pl.col("delivery_exercise_fee_c").sum().alias("delivery_exercise_fees"),
         ),
-        legs.group_by("account_id").agg(
-            pl.when(pl.col("premium_c") > 0)
-            .then(pl.col("premium_c"))
-            .otherwise(0)
-            .sum()
-            .alias("premium_received"),
-            pl.when(pl.col("premium_c") < 0)
-            .then(ZERO - pl.col("premium_c"))
-            .otherwise(0)
-            .sum()
-            .alias("premium_paid"),
+        leg_sums.group_by("account_id").agg(
+            pl.col("premium_received_c").sum().alias("premium_received"),
+            pl.col("premium_paid_c").sum().alias("premium_paid"),
             pl.col("fee_c").sum().alias("trading_fees"),
         ),
         declaration_fees.group_by("account_id").agg(

@@ -4,7 +4,7 @@ Per (account, instrument, hedge flag), with S today's settlement price and S0 pr
 
     total_mtm = mult × ( Σ_sells (p − S)·q + Σ_buys (S − p)·q + (S0 − S)·(short_qty_{D-1} − long_qty_{D-1}) )
 
-close_pnl follows the FIFO matching of §5.1, read from the legs: for a close leg, ``fifo_prev_qty``
+close_pnl follows the FIFO matching of §5.1, summed per key by the journal: for a close leg, ``fifo_prev_qty``
 lots are matched to the D-1 position (priced at S0) and the rest to D's opens, whose cost Σ open_p·q is
 ``fifo_open_cost``. A sell close earns p·q − S0·fifo_prev_qty − fifo_open_cost; a buy close the negative.
 Each figure is Round(·, 2) per row and position_mtm = total_mtm − close_pnl from the rounded values.
@@ -14,46 +14,24 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, PRICE_SCALE, ZERO, rescale_half_up, units
+from .numbers import MONEY_SCALE, PRICE_SCALE, rescale_half_up
 from .positions import KEY
 
 
-def leg_money_terms(legs: pl.DataFrame) -> pl.DataFrame:
-    """Per key, the exact sums (price units) the §6 formulas need."""
-    price = units(pl.col("price"), PRICE_SCALE)
-    pq = price * pl.col("qty").cast(pl.Int128)
-    is_buy = pl.col("side") == "BUY"
-    is_close = pl.col("offset") == "CLOSE"
-    close_value = pq - units(
-        pl.col("fifo_open_cost"), PRICE_SCALE
-    )  # p·q − cost of D opens consumed
-    return legs.group_by(KEY).agg(
-        pl.when(is_buy).then(pq).otherwise(0).sum().alias("buy_pq_u"),
-        pl.when(~is_buy).then(pq).otherwise(0).sum().alias("sell_pq_u"),
-        pl.when(is_buy).then(pl.col("qty")).otherwise(0).sum().cast(pl.Int128).alias("buy_q"),
-        pl.when(~is_buy).then(pl.col("qty")).otherwise(0).sum().cast(pl.Int128).alias("sell_q"),
-        pl.when(is_close & ~is_buy)
-        .then(close_value)
-        .when(is_close & is_buy)
-        .then(ZERO - close_value)
-        .otherwise(0)
-        .sum()
-        .alias("close_value_u"),
-        pl.when(is_close & ~is_buy)
-        .then(pl.col("fifo_prev_qty"))
-        .when(is_close & is_buy)
-        .then(-pl.col("fifo_prev_qty"))
-        .otherwise(0)
-        .sum()
-        .cast(pl.Int128)
-        .alias("close_prev_signed_q"),
-    )
-
-
-def mark_to_market(positions: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
+def mark_to_market(positions: pl.DataFrame, sums: pl.DataFrame) -> pl.DataFrame:
     """Adds total_mtm, close_pnl, position_mtm (Decimal money units ``*_c`` in cents) to futures rows;
-    options rows get 0 (§9: options are not marked to market)."""
-    terms = leg_money_terms(legs)
+    options rows get 0 (§9: options are not marked to market). ``sums`` are the journal's exact
+    per-key sums (:func:`settlement.journal.leg_sums`): Σ p·q per side, the FIFO close value and the
+    D-1 lots closed."""
+    terms = sums.select(
+        *KEY,
+        "buy_pq_u",
+        "sell_pq_u",
+        (pl.col("buy_open") + pl.col("buy_close")).cast(pl.Int128).alias("buy_q"),
+        (pl.col("sell_open") + pl.col("sell_close")).cast(pl.Int128).alias("sell_q"),
+        "close_value_u",
+        "close_prev_signed_q",
+    )
     frame = positions.join(terms, on=KEY, how="left").with_columns(
         pl.col(
             "buy_pq_u", "sell_pq_u", "buy_q", "sell_q", "close_value_u", "close_prev_signed_q"

@@ -15,32 +15,14 @@ from .errors import Problem
 KEY = ["account_id", "instrument_id", "hedge_flag"]
 
 
-def _qty(side: str, offset: str) -> pl.Expr:
-    return (
-        pl.when((pl.col("side") == side) & (pl.col("offset") == offset))
-        .then(pl.col("qty"))
-        .otherwise(0)
-        .sum()
-    )
-
-
-def leg_totals(legs: pl.DataFrame) -> pl.DataFrame:
-    """Per (account, instrument, hedge flag): lots by side and offset."""
-    return legs.group_by(KEY).agg(
-        _qty("BUY", "OPEN").alias("buy_open"),
-        _qty("SELL", "OPEN").alias("sell_open"),
-        _qty("BUY", "CLOSE").alias("buy_close"),
-        _qty("SELL", "CLOSE").alias("sell_close"),
-    )
-
-
-def end_of_day_positions(opening_positions: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
+def end_of_day_positions(opening_positions: pl.DataFrame, sums: pl.DataFrame) -> pl.DataFrame:
     """§5: every (account, instrument, hedge flag) held at D-1 or traded on D, with the D-1 and
-    end-of-day quantities (before expiring positions are removed, §9)."""
+    end-of-day quantities (before expiring positions are removed, §9). ``sums`` are the journal's
+    per-key lots by side and offset (:func:`settlement.journal.leg_sums`)."""
     prev = opening_positions.select(
         *KEY, pl.col("long_qty").alias("long_qty_prev"), pl.col("short_qty").alias("short_qty_prev")
     )
-    totals = leg_totals(legs)
+    totals = sums.select(*KEY, "buy_open", "sell_open", "buy_close", "sell_close")
     frame = prev.join(totals, on=KEY, how="full", coalesce=True).with_columns(
         pl.col(
             "long_qty_prev", "short_qty_prev", "buy_open", "sell_open", "buy_close", "sell_close"

@@ -24,6 +24,7 @@ from schemas.registry import file_spec
 from .eod import DayResult
 from .errors import Problem
 from .formats import csv_bytes, sorted_by_spec, text_csv_bytes, text_table
+from .journal_files import journal_files
 
 MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
 CONTROL_TOTALS = {
@@ -34,6 +35,19 @@ CONTROL_TOTALS = {
     "declaration_fees": ("funds", "declaration_fees"),
     "margin_call": ("funds", "margin_call"),
 }
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A file already written and hashed before the end of day (the intraday trade journal):
+    published by a hard link (a copy across file systems), then verified like every other file."""
+
+    path: Path
+    sha256: str
+    rows: int
+
+
+Content = bytes | Linked
 
 
 @dataclass(frozen=True)
@@ -61,9 +75,10 @@ def _closing_files(result: DayResult) -> dict[str, bytes]:
 
 def render(
     result: DayResult, member_ids: list[str]
-) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
-    """All files of the version folder as bytes, and the control totals per member."""
-    files: dict[str, bytes] = {
+) -> tuple[dict[str, Content], dict[str, dict[str, str]]]:
+    """All files of the version folder (bytes, or the journal's finished trades.csv per member),
+    and the control totals per member."""
+    files: dict[str, Content] = {
         "exchange/settlement_prices.csv": csv_bytes(
             result.settlement_prices, file_spec("settlement_prices")
         )
@@ -72,6 +87,11 @@ def render(
     totals: dict[str, dict[str, str]] = {m: {} for m in member_ids}
     for name in MEMBER_FILES:
         spec = file_spec(name)
+        if name == "trades" and result.trades is None:
+            assert result.trade_journal is not None
+            for path, (digest, rows) in journal_files(result.trade_journal).items():
+                files[path] = Linked(result.trade_journal / path, digest, rows)
+            continue
         typed = sorted_by_spec(
             getattr(result, name).join(member_of, on="account_id", how="left"), spec
         )
@@ -99,10 +119,27 @@ def _rows(data: bytes) -> int:
     return max(0, data.count(b"\n") - 1)
 
 
+def _meta(content: Content) -> dict[str, object]:
+    if isinstance(content, Linked):
+        return {"sha256": content.sha256, "rows": content.rows}
+    return {"sha256": sha256(content), "rows": _rows(content)}
+
+
+def _put(content: Content, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(content, Linked):
+        target.write_bytes(content)
+        return
+    try:
+        os.link(content.path, target)
+    except OSError:  # another file system
+        shutil.copyfile(content.path, target)
+
+
 def manifest_for(
     result: DayResult,
     version: int,
-    files: dict[str, bytes],
+    files: dict[str, Content],
     totals: dict[str, dict[str, str]],
     lineage: dict[str, object],
 ) -> dict[str, object]:
@@ -112,10 +149,7 @@ def manifest_for(
     return {
         "trading_day": result.day.isoformat(),
         "version": version,
-        "files": {
-            path: {"sha256": sha256(data), "rows": _rows(data)}
-            for path, data in sorted(files.items())
-        },
+        "files": {path: _meta(content) for path, content in sorted(files.items())},
         "members": totals,
         "exchange": exchange,
         "lineage": lineage,
@@ -130,7 +164,7 @@ def verify_folder(folder: Path) -> None:
     """Re-read a version folder and check every file against its manifest."""
     manifest = json.loads((folder / "manifest.json").read_text())
     for path, meta in manifest["files"].items():
-        data = (folder / path).read_bytes()
+        data = (folder / path).read_bytes()  # linked journal files too: verified, not trusted
         if sha256(data) != meta["sha256"] or _rows(data) != meta["rows"]:
             raise OSError(f"{folder / path}: content does not match manifest.json")
     for member, totals in manifest["members"].items():
@@ -165,7 +199,7 @@ def publish(
         previous = json.loads((latest / "manifest.json").read_text())
         previous_hashes = {p: m["sha256"] for p, m in previous["files"].items()}
         if (
-            previous_hashes == {p: sha256(d) for p, d in files.items()}
+            previous_hashes == {p: _meta(c)["sha256"] for p, c in files.items()}
             and previous["lineage"] == lineage
         ):
             _point_latest(day_dir, latest.name)
@@ -175,10 +209,8 @@ def publish(
     manifest = manifest_for(result, version, files, totals, lineage)
     tmp = day_dir / f".v{version}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    for path, data in files.items():
-        target = tmp / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    for path, content in files.items():
+        _put(content, tmp / path)
     if versions:
         (tmp / "changes.json").write_bytes(
             _manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))

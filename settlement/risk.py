@@ -29,6 +29,7 @@ from .eod import priced
 from .fees import declaration_fees
 from .funds import funds
 from .instruments import instrument_table
+from .journal import journal_of
 from .margin import account_margin
 from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, units
 from .prices import settlement_prices
@@ -62,10 +63,16 @@ def estimate(
         settlement_prices(instruments, aggregates.instrument_minutes, aggregates.instrument_day),
         aggregates.instrument_day,
     )
-    legs, positions = priced(reference, opening, aggregates, instruments, prices)
+    journal = journal_of(aggregates.legs, instruments)
+    positions = priced(opening, journal, reference, prices)
     declarations = declaration_fees(aggregates.declarations, instruments, reference)
     accounts = funds(
-        opening.balances, aggregates.funds, positions, legs, declarations, account_margin(positions)
+        opening.balances,
+        aggregates.funds,
+        positions,
+        journal.sums,
+        declarations,
+        account_margin(positions),
     )
     return accounts, positions, declarations
 

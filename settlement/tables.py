@@ -136,3 +136,25 @@ def empty_table(spec: FileSpec) -> pl.DataFrame:
     frame = pl.from_arrow(arrow_schema(spec).empty_table())
     assert isinstance(frame, pl.DataFrame)
     return frame.with_columns(pl.lit(0, pl.Int64).alias(LINE)).select(LINE, *spec.column_names)
+
+
+def text_columns(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+    """Typed columns back to their canonical text (decimals plain, timestamps with µs): the
+    inverse of :func:`parse_text_frame`."""
+    exprs = []
+    for c in spec.columns:
+        col = pl.col(c.name)
+        if c.type == "timestamp":
+            exprs.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f"))
+        elif c.type == "date":
+            exprs.append(col.dt.strftime("%Y-%m-%d"))
+        elif c.type in SCALES or c.type == "int":
+            exprs.append(col.cast(pl.String))
+        else:
+            exprs.append(col)
+    return frame.select(exprs)
+
+
+def write_staged(frame: pl.DataFrame, spec: FileSpec, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text_columns(frame, spec).write_csv(path, include_header=False, null_value="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from schemas.registry import file_spec
+from settlement.journal import leg_sums
 from settlement.tables import LINE, parse_text_frame
 
 
@@ -57,3 +58,9 @@ def leg(
         "fifo_open_cost": fifo_cost,
         "position_after": after,
     }
+
+
+def futures_sums(legs: pl.DataFrame) -> pl.DataFrame:
+    """The journal's per-key sums of futures ``legs`` (no fee, no premium: these tests price §5/§6)."""
+    zero = pl.lit(0, pl.Int128)
+    return leg_sums(legs.with_columns(zero.alias("fee_c"), zero.alias("premium_c")))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from settlement.mtm import mark_to_market
 from settlement.positions import end_of_day_positions
-from tests.frames import leg, table
+from tests.frames import futures_sums, leg, table
 
 ACCOUNTS = ["A", "B", "C", "D"]
 
@@ -79,7 +79,7 @@ def test_open_interest_balances_and_mtm_is_zero_sum(
     opening_rows, leg_rows, settle, prev, mult = day
     opening = table("opening_positions", opening_rows)
     legs = table("agg_legs", leg_rows)
-    positions = end_of_day_positions(opening, legs)
+    positions = end_of_day_positions(opening, futures_sums(legs))
     assert positions["long_qty"].sum() == positions["short_qty"].sum()
     assert (positions["long_qty"] >= 0).all() and (positions["short_qty"] >= 0).all()
     scale = 10**6
@@ -89,6 +89,6 @@ def test_open_interest_balances_and_mtm_is_zero_sum(
         pl.lit(mult, pl.Int128).alias("mult"),
         pl.lit(False).alias("is_option"),
     )
-    out = mark_to_market(priced, legs)
+    out = mark_to_market(priced, futures_sums(legs))
     assert out["total_mtm_c"].sum() == 0
     assert (out["close_pnl_c"] + out["position_mtm_c"] == out["total_mtm_c"]).all()

@@ -12,7 +12,7 @@ from settlement.mtm import mark_to_market
 from settlement.numbers import MONEY_SCALE, PRICE_SCALE, rescale_half_up
 from settlement.positions import end_of_day_positions, position_breaks
 from settlement.prices import price_limits, traded_settlement, window_of_minute
-from tests.frames import leg, table
+from tests.frames import futures_sums, leg, table
 
 P = 10**PRICE_SCALE
 
@@ -180,7 +180,7 @@ def test_put_margin_floor_uses_strike() -> None:
 def _positions_with_prices(
     opening: pl.DataFrame, legs: pl.DataFrame, settle: str, prev: str, mult: int
 ) -> pl.DataFrame:
-    positions = end_of_day_positions(opening, legs)
+    positions = end_of_day_positions(opening, futures_sums(legs))
     return positions.with_columns(
         pl.lit(_u(settle), pl.Int128).alias("settle_u"),
         pl.lit(_u(prev), pl.Int128).alias("prev_settle_u"),
@@ -208,7 +208,9 @@ def test_ih_buy_close_of_previous_day_short() -> None:
     legs = table(
         "agg_legs", [leg(1, "BUY", "CLOSE", "2616.4", 1, instrument="IH2612", fifo_prev=1, after=0)]
     )
-    out = mark_to_market(_positions_with_prices(opening, legs, "2620.0", "2607.2", 300), legs)
+    out = mark_to_market(
+        _positions_with_prices(opening, legs, "2620.0", "2607.2", 300), futures_sums(legs)
+    )
     assert (out["close_pnl_c"][0], out["total_mtm_c"][0], out["position_mtm_c"][0]) == (
         -276000,
         -276000,
@@ -240,7 +242,9 @@ def test_close_pnl_mixes_previous_and_today_lots() -> None:
             leg(2, "SELL", "CLOSE", "4020.0", 6, ctq=3, fifo_prev=5, fifo_cost="4010.0", after=2),
         ],
     )
-    out = mark_to_market(_positions_with_prices(opening, legs, "4030.0", "4000.0", 10), legs)
+    out = mark_to_market(
+        _positions_with_prices(opening, legs, "4030.0", "4000.0", 10), futures_sums(legs)
+    )
     assert (out["close_pnl_c"][0], out["total_mtm_c"][0], out["position_mtm_c"][0]) == (
         110000,
         150000,
@@ -366,8 +370,10 @@ def test_funds_identity_and_margin_call() -> None:
         zero.alias("exercise_cash_c"),
         zero.alias("delivery_exercise_fee_c"),
     )
-    legs = pl.DataFrame({"account_id": ["A"]}).with_columns(
-        zero.alias("premium_c"), pl.lit(5000, pl.Int128).alias("fee_c")
+    leg_sums = pl.DataFrame({"account_id": ["A"]}).with_columns(
+        zero.alias("premium_received_c"),
+        zero.alias("premium_paid_c"),
+        pl.lit(5000, pl.Int128).alias("fee_c"),
     )
     declarations = pl.DataFrame(
         {"account_id": [], "fee_c": []}, schema={"account_id": pl.String, "fee_c": pl.Int128}
@@ -376,5 +382,5 @@ def test_funds_identity_and_margin_call() -> None:
         {"account_id": ["A"], "margin_c": [9_000_000]},
         schema={"account_id": pl.String, "margin_c": pl.Int128},
     )
-    row = funds(balances, movements, positions, legs, declarations, margins).row(0, named=True)
+    row = funds(balances, movements, positions, leg_sums, declarations, margins).row(0, named=True)
     assert (row["balance"], row["available"], row["margin_call"]) == (8_395_000, -605_000, 605_000)

@@ -1,0 +1,201 @@
+"""The trade journal on disk: built from a frozen snapshot's legs chunk by chunk, read by the EOD.
+
+``build_journal`` reads ``agg_legs`` in chunks of whole lines (bounded memory at any number of legs),
+prices each chunk with :mod:`settlement.journal` and keeps three things in ``<snapshot>/journal``:
+
+* ``leg_sums.csv``: per (account, instrument, hedge flag), the chunks' sums added up;
+* ``exceptions.csv``: the legs the end of day reports as breaks (§5, unknown instruments);
+* ``members/<member_id>/trades.csv``: each member's finished trades.csv, sorted by (seq, side) as
+  the DATA_CONTRACT orders it, and ``manifest.json`` with each file's SHA-256 and row count.
+
+The folder is written beside the snapshot under a temporary name and renamed into place when
+complete, so a journal is whole or absent. The per-member files are final: publishing links them
+into the version folder and verifies them against their hashes, without rendering them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from schemas.registry import file_spec
+
+from .formats import text_csv_bytes, text_table
+from .journal import (
+    CENTS,
+    LOTS,
+    PRICE_UNITS,
+    Journal,
+    add_up,
+    exceptions,
+    leg_sums,
+    priced_legs,
+    trade_rows,
+)
+from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, units
+from .positions import KEY
+from .tables import LINE, empty_table, parse_text_frame, write_staged
+
+JOURNAL = "journal"
+CHUNK_BYTES = 256 << 20
+#: journal_leg_sums file column -> in-memory column of settlement.journal.leg_sums, and its scale
+FILE_COLUMNS: dict[str, tuple[str, int | None]] = {
+    **{c: (c, None) for c in LOTS if c != "close_prev_signed_q"},
+    "close_prev_signed_qty": ("close_prev_signed_q", None),
+    "buy_pq": ("buy_pq_u", PRICE_SCALE),
+    "sell_pq": ("sell_pq_u", PRICE_SCALE),
+    "close_value": ("close_value_u", PRICE_SCALE),
+    "trading_fees": ("fee_c", MONEY_SCALE),
+    "premium_received": ("premium_received_c", MONEY_SCALE),
+    "premium_paid": ("premium_paid_c", MONEY_SCALE),
+}
+assert {v for v, _ in FILE_COLUMNS.values()} == {*LOTS, *PRICE_UNITS, *CENTS}
+
+
+def _line_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The file in pieces of about ``size`` bytes, each ending at a line end."""
+    with path.open("rb") as handle:
+        rest = b""
+        while block := handle.read(size):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            rest = block[cut:]
+            yield block[:cut]
+        if rest:
+            yield rest
+
+
+def leg_chunks(snapshot: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.DataFrame]:
+    """The snapshot's agg_legs, typed and checked, chunk by chunk (line numbers run on per file)."""
+    spec = file_spec("agg_legs")
+    folder = snapshot / spec.path.removesuffix(".csv")
+    for part in sorted(p for p in folder.glob("part-*") if p.stat().st_size > 0):
+        line = 1
+        for data in _line_chunks(part, chunk_bytes):
+            text = pl.read_csv(
+                data, has_header=False, new_columns=spec.column_names, infer_schema=False
+            )
+            text = text.with_row_index(LINE, offset=line).with_columns(pl.col(LINE).cast(pl.Int64))
+            line += text.height
+            yield parse_text_frame(text, spec, f"snapshot/{spec.path} ({part.name})")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def build_journal(
+    snapshot: Path,
+    instruments: pl.DataFrame,
+    account_members: pl.DataFrame,
+    member_ids: list[str],
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Path:
+    """Write ``<snapshot>/journal`` (see the module docstring) and return it."""
+    final = snapshot / JOURNAL
+    work = snapshot / f".{JOURNAL}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    runs = work / "runs"
+    spec = file_spec("trades")
+    sums: list[pl.DataFrame] = []
+    broken: list[pl.DataFrame] = []
+    legs_seen = 0
+    for n, legs in enumerate(leg_chunks(snapshot, chunk_bytes)):
+        legs_seen += legs.height
+        broken.append(exceptions(legs, instruments))
+        priced = priced_legs(
+            legs.join(instruments.select("instrument_id"), on="instrument_id", how="semi"),
+            instruments,
+        )
+        sums.append(leg_sums(priced))
+        rows = trade_rows(priced).join(account_members, on="account_id", how="left")
+        text = text_table(rows, spec).with_columns(rows["member_id"], rows["seq"].alias("_seq"))
+        for (member,), part in text.partition_by("member_id", as_dict=True).items():
+            (runs / str(member)).mkdir(parents=True, exist_ok=True)
+            part.drop("member_id").write_ipc(runs / str(member) / f"{n:05d}.arrow")
+    add_up(sums or [leg_sums(priced_legs(empty_table(file_spec("agg_legs")), instruments))]).pipe(
+        _write_sums, work / "leg_sums" / "part-00000.csv"
+    )
+    write_staged(
+        pl.concat(broken).sort("seq", "leg_no")
+        if broken
+        else empty_table(file_spec("journal_exceptions")),
+        file_spec("journal_exceptions"),
+        work / "exceptions" / "part-00000.csv",
+    )
+    files: dict[str, dict[str, object]] = {}
+    empty = text_table(empty_table(spec).with_columns(pl.lit(0).alias("settle_decimals")), spec)
+    for member in member_ids:
+        member_runs = sorted((runs / member).glob("*.arrow"))
+        frame = (
+            pl.concat([pl.read_ipc(p) for p in member_runs]).sort("_seq", "side").drop("_seq")
+            if member_runs
+            else empty
+        )
+        data = text_csv_bytes(frame)
+        path = spec.path.format(member_id=member)
+        _write_atomic(work / path, data)
+        files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
+    shutil.rmtree(runs)
+    manifest = {"legs": legs_seen, "files": files}
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(work, final)
+    return final
+
+
+def _write_sums(sums: pl.DataFrame, path: Path) -> None:
+    typed = sums.select(
+        *KEY,
+        *(
+            (pl.col(column) if scale is None else from_units(pl.col(column), scale)).alias(name)
+            for name, (column, scale) in FILE_COLUMNS.items()
+        ),
+    )
+    write_staged(typed, file_spec("journal_leg_sums"), path)
+
+
+def _read_part(folder: Path, name: str) -> pl.DataFrame:
+    spec = file_spec(name)
+    path = folder / spec.path.removesuffix(".csv") / "part-00000.csv"
+    if path.stat().st_size == 0:
+        return empty_table(spec)
+    text = pl.read_csv(path, has_header=False, new_columns=spec.column_names, infer_schema=False)
+    text = text.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+    return parse_text_frame(text, spec, f"snapshot/{JOURNAL}/{spec.path}")
+
+
+def read_journal(snapshot: Path) -> Journal | None:
+    """The journal built for ``snapshot``, or None if there is none (yet)."""
+    folder = snapshot / JOURNAL
+    if not (folder / "manifest.json").exists():
+        return None
+    stored = _read_part(folder, "journal_leg_sums")
+    sums = stored.select(
+        *KEY,
+        *(
+            (pl.col(name).cast(pl.Int128) if scale is None else units(pl.col(name), scale)).alias(
+                column
+            )
+            for name, (column, scale) in FILE_COLUMNS.items()
+        ),
+    )
+    return Journal(sums=sums, exceptions=_read_part(folder, "journal_exceptions"), folder=folder)
+
+
+def journal_files(folder: Path) -> dict[str, tuple[str, int]]:
+    """Path (relative to the version folder) -> (SHA-256, rows) of the journal's member files."""
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    return {path: (str(meta["sha256"]), int(meta["rows"])) for path, meta in files.items()}

@@ -1,0 +1,113 @@
+"""The trade journal built intraday on disk, chunk by chunk, settles and publishes exactly what the
+end of day computes from the legs in memory; its per-key sums add up across any chunking."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.registry import file_spec
+from settlement.bundle import load_opening, load_reference
+from settlement.eod import settle_day
+from settlement.instruments import instrument_table
+from settlement.journal import add_up
+from settlement.journal_files import build_journal, read_journal
+from settlement.publish import publish
+from settlement.tables import write_staged
+from tests.frames import futures_sums, leg, table
+from tests.test_invariants import trading_day
+from tests.test_rules_day import DAY, _aggregates, _bundle
+
+
+def _snapshot_with_legs(root: Path, legs: pl.DataFrame) -> Path:
+    snapshot = root / "snapshot"
+    write_staged(legs, file_spec("agg_legs"), snapshot / "legs" / "part-00000.csv")
+    return snapshot
+
+
+def _folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_journal_on_disk_publishes_the_same_bytes(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    reference = load_reference(bundle, DAY)
+    opening = load_opening(bundle, reference)
+    aggregates = _aggregates()
+    members = reference.members["member_id"].sort().to_list()
+    snapshot = _snapshot_with_legs(tmp_path, aggregates.legs)
+    # 100-byte chunks: about one leg per chunk, so every sum is added up across chunks
+    build_journal(
+        snapshot,
+        instrument_table(reference, opening, DAY),
+        reference.accounts.select("account_id", "member_id"),
+        members,
+        chunk_bytes=100,
+    )
+    journal = read_journal(snapshot)
+    assert journal is not None and journal.trades is None
+
+    on_disk, breaks = settle_day(DAY, reference, opening, aggregates, journal)
+    in_memory, breaks_mem = settle_day(DAY, reference, opening, aggregates)
+    assert breaks == breaks_mem == [] and on_disk is not None and in_memory is not None
+    assert on_disk.trades is None and on_disk.trade_journal == snapshot / "journal"
+    a = publish(on_disk, tmp_path / "a", members, {"source": "test"})
+    b = publish(in_memory, tmp_path / "b", members, {"source": "test"})
+    assert _folder_bytes(a.folder) == _folder_bytes(b.folder)
+    trades = pl.concat(
+        pl.read_csv(p, infer_schema=False) for p in a.folder.glob("members/*/trades.csv")
+    )
+    # six legs; the XF buy @4012.4 × 300: turnover 1,203,720.00
+    assert trades.height == 6
+    xf = trades.filter((pl.col("instrument_id") == "XF2612") & (pl.col("side") == "BUY")).row(
+        0, named=True
+    )
+    assert (xf["price"], xf["turnover"], xf["premium"]) == ("4012.4", "1203720.00", "0.00")
+    # a published trade file links the journal's, which stays as it was
+    linked = next(a.folder.glob("members/*/trades.csv"))
+    assert linked.stat().st_nlink == 2
+
+
+def test_a_short_close_in_the_journal_stops_the_day(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    reference = load_reference(bundle, DAY)
+    opening = load_opening(bundle, reference)
+    aggregates = _aggregates()
+    over = table(
+        "agg_legs",
+        [leg(9, "SELL", "CLOSE", "4012.4", 2, account="A", instrument="XF2612", after=-1)],
+    )
+    legs = pl.concat([aggregates.legs, over])
+    snapshot = _snapshot_with_legs(tmp_path, legs)
+    build_journal(
+        snapshot,
+        instrument_table(reference, opening, DAY),
+        reference.accounts.select("account_id", "member_id"),
+        reference.members["member_id"].to_list(),
+    )
+    journal = read_journal(snapshot)
+    assert journal is not None
+    result, breaks = settle_day(DAY, reference, opening, aggregates, journal)
+    assert result is None
+    assert [(b.record, b.rule) for b in breaks] == [("seq=9 SELL leg", "§5")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(trading_day(), st.lists(st.integers(0, 50), max_size=6))
+def test_sums_add_up_across_any_chunking(
+    day: tuple[list[dict[str, object]], list[dict[str, object]], str, str, int], cuts: list[int]
+) -> None:
+    legs = table("agg_legs", day[1])
+    bounds = sorted({0, legs.height, *(c for c in cuts if c < legs.height)})
+    chunks = [legs.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+    whole = add_up([futures_sums(legs)])
+    assert add_up([futures_sums(c) for c in chunks]).equals(whole)
+    # and the sums are the legs' own totals
+    assert (
+        whole["buy_open"].sum() + whole["buy_close"].sum()
+        == legs.filter(pl.col("side") == "BUY")["qty"].sum()
+    )
