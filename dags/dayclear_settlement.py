@@ -93,7 +93,7 @@ def dayclear_settlement() -> None:
         day, bundle, snapshot, out = _run_paths()
         inputs = load_inputs(bundle, day)
         try:
-            result = settle_snapshot(bundle, day, snapshot, inputs)
+            rendered = settle_snapshot(bundle, day, snapshot, inputs)
         except BreaksError as exc:
             from settlement.publish import write_breaks_report
 
@@ -107,7 +107,7 @@ def dayclear_settlement() -> None:
             },
             "code_version": code_version(),
         }
-        publication = publish_result(result, inputs, out, lineage)
+        publication = publish_result(rendered, snapshot, out, lineage)
         print(summary(publication))
         mark(
             out,

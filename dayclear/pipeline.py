@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,14 +18,16 @@ from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.aggregates import read_aggregates
 from settlement.bundle import Opening, Reference, load_opening, load_reference
-from settlement.eod import DayResult, settle_day
 from settlement.errors import BreaksError
 from settlement.events import read_events, topic_file_spec
 from settlement.instruments import instrument_table
-from settlement.journal_files import build_journal, read_journal
-from settlement.publish import Publication, publish, sha256, write_breaks_report
+from settlement.journal_files import JournalOnDisk, build_journal, read_journal
+from settlement.publish import Publication, publish_files, sha256, write_breaks_report
+from settlement.shards import Rendered, settle_in_shards
 
 from .paths import ROOT, java_home
+
+SPOOL = ".eod_spool"
 
 
 @dataclass(frozen=True)
@@ -116,23 +119,40 @@ def build_snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> Path:
     return snapshot
 
 
+def snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> JournalOnDisk:
+    """The snapshot's trade journal, built now if the close did not build it."""
+    if read_journal(snapshot, members=[]) is None:
+        build_snapshot_journal(snapshot, inputs, day)
+    return JournalOnDisk(snapshot)
+
+
 def settle_snapshot(
     bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None
-) -> DayResult:
+) -> Rendered:
+    """The day's files from its frozen snapshot, settled shard by shard of members
+    (settlement.shards); member files are spooled under ``<snapshot>/.eod_spool``."""
     inputs = inputs or load_inputs(bundle, day)
-    journal = read_journal(snapshot) or read_journal(build_snapshot_journal(snapshot, inputs, day))
-    aggregates = read_aggregates(snapshot, legs=False)
-    result, breaks = settle_day(day, inputs.reference, inputs.opening, aggregates, journal)
-    if breaks or result is None:
+    rendered, breaks = settle_in_shards(
+        day,
+        inputs.reference,
+        inputs.opening,
+        read_aggregates(snapshot, legs=False),
+        snapshot_journal(snapshot, inputs, day),
+        inputs.reference.members["member_id"].sort().to_list(),
+        snapshot / SPOOL,
+    )
+    if breaks or rendered is None:
         raise BreaksError(breaks)
-    return result
+    return rendered
 
 
 def publish_result(
-    result: DayResult, inputs: Inputs, out: Path, lineage: dict[str, object], reason: str = ""
+    rendered: Rendered, snapshot: Path, out: Path, lineage: dict[str, object], reason: str = ""
 ) -> Publication:
-    members = inputs.reference.members["member_id"].sort().to_list()
-    return publish(result, out, members, lineage, reason)
+    """Publish the rendered day (settlement.publish) and clear the snapshot's spool."""
+    publication = publish_files(rendered.day, rendered.files, rendered.totals, out, lineage, reason)
+    shutil.rmtree(snapshot / SPOOL, ignore_errors=True)
+    return publication
 
 
 def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> Publication:
@@ -143,7 +163,7 @@ def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> 
         counts = stage_bundle(bundle, day, staging, inputs)
         snapshot = work / "snapshot"
         run_preaggregation(staging, snapshot)
-        result = settle_snapshot(bundle, day, snapshot, inputs)
+        rendered = settle_snapshot(bundle, day, snapshot, inputs)
     except BreaksError as exc:
         write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
         raise
@@ -153,7 +173,7 @@ def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> 
         "events": counts,
         "code_version": code_version(),
     }
-    return publish_result(result, inputs, out, lineage, reason)
+    return publish_result(rendered, snapshot, out, lineage, reason)
 
 
 def code_version() -> str:

@@ -3,7 +3,9 @@
 ``build_journal`` reads ``agg_legs`` in chunks of whole lines (bounded memory at any number of legs),
 prices each chunk with :mod:`settlement.journal` and keeps three things in ``<snapshot>/journal``:
 
-* ``leg_sums.csv``: per (account, instrument, hedge flag), the chunks' sums added up;
+* ``leg_sums/part-<member_id>.arrow``: per (account, instrument, hedge flag), the chunks' sums
+  added up, one part per member (a shard of members reads only its own, settlement/shards.py),
+  in Arrow IPC with the columns and types of ``journal_leg_sums`` (read back without parsing);
 * ``exceptions.csv``: the legs the end of day reports as breaks (§5, unknown instruments);
 * ``members/<member_id>/trades.csv``: each member's finished trades.csv, sorted by (seq, side) as
   the DATA_CONTRACT orders it, and ``manifest.json`` with each file's SHA-256 and row count.
@@ -20,12 +22,14 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from schemas.registry import file_spec
 
+from .errors import InputError, Problem
 from .formats import text_csv_bytes, text_table
 from .journal import (
     CENTS,
@@ -44,6 +48,7 @@ from .tables import LINE, empty_table, parse_text_frame, write_staged
 
 JOURNAL = "journal"
 CHUNK_BYTES = 256 << 20
+FOLD_EVERY = 4
 #: journal_leg_sums file column -> in-memory column of settlement.journal.leg_sums, and its scale
 FILE_COLUMNS: dict[str, tuple[str, int | None]] = {
     **{c: (c, None) for c in LOTS if c != "close_prev_signed_q"},
@@ -120,14 +125,15 @@ def build_journal(
             instruments,
         )
         sums.append(leg_sums(priced))
+        if len(sums) == FOLD_EVERY:  # keep memory in proportion to positions, not to legs
+            sums = [add_up(sums)]
         rows = trade_rows(priced).join(account_members, on="account_id", how="left")
         text = text_table(rows, spec).with_columns(rows["member_id"], rows["seq"].alias("_seq"))
         for (member,), part in text.partition_by("member_id", as_dict=True).items():
             (runs / str(member)).mkdir(parents=True, exist_ok=True)
             part.drop("member_id").write_ipc(runs / str(member) / f"{n:05d}.arrow")
-    add_up(sums or [leg_sums(priced_legs(empty_table(file_spec("agg_legs")), instruments))]).pipe(
-        _write_sums, work / "leg_sums" / "part-00000.csv"
-    )
+    total = add_up(sums or [leg_sums(priced_legs(empty_table(file_spec("agg_legs")), instruments))])
+    _write_sums(total, work / "leg_sums", account_members)
     write_staged(
         pl.concat(broken).sort("seq", "leg_no")
         if broken
@@ -149,40 +155,85 @@ def build_journal(
         _write_atomic(work / path, data)
         files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
     shutil.rmtree(runs)
-    manifest = {"legs": legs_seen, "files": files}
+    manifest = {"legs": legs_seen, "keys": total.height, "files": files}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(work, final)
     return final
 
 
-def _write_sums(sums: pl.DataFrame, path: Path) -> None:
-    typed = sums.select(
+def _write_sums(sums: pl.DataFrame, folder: Path, account_members: pl.DataFrame) -> None:
+    """One part per member (``part-<member_id>.csv``), so that a shard of members reads its own."""
+    typed = sums.join(account_members, on="account_id", how="left").select(
+        "member_id",
         *KEY,
         *(
             (pl.col(column) if scale is None else from_units(pl.col(column), scale)).alias(name)
             for name, (column, scale) in FILE_COLUMNS.items()
         ),
     )
-    write_staged(typed, file_spec("journal_leg_sums"), path)
+    orphans = typed.filter(pl.col("member_id").is_null())
+    if orphans.height:  # the gate refuses legs of unknown accounts: a contradiction, not a break
+        raise ValueError(
+            f"snapshot/agg_legs: account {orphans['account_id'][0]!r} belongs to no member "
+            "in reference/accounts.csv (field account_id)"
+        )
+    schema = _sums_schema()
+    folder.mkdir(parents=True, exist_ok=True)
+    for (member,), part in typed.partition_by("member_id", as_dict=True).items():
+        part.select(pl.col(c).cast(t) for c, t in schema.items()).write_ipc(
+            folder / f"part-{member}.arrow", compression="uncompressed"
+        )
 
 
-def _read_part(folder: Path, name: str) -> pl.DataFrame:
+def _sums_schema() -> pl.Schema:
+    """The columns and types of journal_leg_sums as schemas/files/journal.json declares them."""
+    return empty_table(file_spec("journal_leg_sums")).drop(LINE).schema
+
+
+def _read_sums(path: Path) -> pl.DataFrame:
+    """One member's part: Arrow IPC written by :func:`build_journal`, its schema checked."""
+    schema = _sums_schema()
+    if not path.exists():
+        return pl.DataFrame(schema=schema)
+    frame = pl.read_ipc(path, memory_map=False)
+    if frame.schema != schema:
+        raise InputError(
+            [
+                Problem(
+                    f"snapshot/{JOURNAL}/leg_sums/{path.name}",
+                    "-",
+                    ", ".join(
+                        c for c in {*frame.schema, *schema} if frame.schema.get(c) != schema.get(c)
+                    ),
+                    "columns or types differ from schemas/files/journal.json",
+                )
+            ]
+        )
+    return frame
+
+
+def _read_text(path: Path, name: str, where: str) -> pl.DataFrame:
     spec = file_spec(name)
-    path = folder / spec.path.removesuffix(".csv") / "part-00000.csv"
-    if path.stat().st_size == 0:
+    if not path.exists() or path.stat().st_size == 0:
         return empty_table(spec)
     text = pl.read_csv(path, has_header=False, new_columns=spec.column_names, infer_schema=False)
     text = text.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
-    return parse_text_frame(text, spec, f"snapshot/{JOURNAL}/{spec.path}")
+    return parse_text_frame(text, spec, f"snapshot/{JOURNAL}/{where}")
 
 
-def read_journal(snapshot: Path) -> Journal | None:
-    """The journal built for ``snapshot``, or None if there is none (yet)."""
+def read_journal(snapshot: Path, members: list[str] | None = None) -> Journal | None:
+    """The journal built for ``snapshot`` (only the sums of ``members``' accounts if given), or
+    None if there is none (yet)."""
     folder = snapshot / JOURNAL
     if not (folder / "manifest.json").exists():
         return None
-    stored = _read_part(folder, "journal_leg_sums")
+    parts = (
+        sorted((folder / "leg_sums").glob("part-*.arrow"))
+        if members is None
+        else [folder / "leg_sums" / f"part-{m}.arrow" for m in members]
+    )
+    stored = pl.concat([pl.DataFrame(schema=_sums_schema()), *(_read_sums(p) for p in parts)])
     sums = stored.select(
         *KEY,
         *(
@@ -192,10 +243,34 @@ def read_journal(snapshot: Path) -> Journal | None:
             for name, (column, scale) in FILE_COLUMNS.items()
         ),
     )
-    return Journal(sums=sums, exceptions=_read_part(folder, "journal_exceptions"), folder=folder)
+    exceptions = _read_text(
+        folder / "exceptions" / "part-00000.csv", "journal_exceptions", "exceptions.csv"
+    )
+    return Journal(sums=sums, exceptions=exceptions, folder=folder)
+
+
+def journal_keys(snapshot: Path) -> int:
+    """How many (account, instrument, hedge flag) keys the journal's sums hold."""
+    return int(json.loads((snapshot / JOURNAL / "manifest.json").read_text())["keys"])
 
 
 def journal_files(folder: Path) -> dict[str, tuple[str, int]]:
     """Path (relative to the version folder) -> (SHA-256, rows) of the journal's member files."""
     files = json.loads((folder / "manifest.json").read_text())["files"]
     return {path: (str(meta["sha256"]), int(meta["rows"])) for path, meta in files.items()}
+
+
+@dataclass(frozen=True)
+class JournalOnDisk:
+    """A snapshot's journal as the shards of the end of day read it: each its members' sums."""
+
+    snapshot: Path
+
+    def keys(self) -> int:
+        return journal_keys(self.snapshot)
+
+    def for_members(self, members: list[str]) -> Journal:
+        journal = read_journal(self.snapshot, members)
+        if journal is None:
+            raise FileNotFoundError(f"{self.snapshot / JOURNAL}: no trade journal")
+        return journal

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -125,6 +126,15 @@ def _meta(content: Content) -> dict[str, object]:
     return {"sha256": sha256(content), "rows": _rows(content)}
 
 
+def spooled(content: Content, target: Path) -> Linked:
+    """``content`` written to ``target`` now, to be linked into the version folder later."""
+    if isinstance(content, Linked):
+        return content
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    return Linked(target, sha256(content), _rows(content))
+
+
 def _put(content: Content, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not isinstance(content, Linked):
@@ -137,7 +147,7 @@ def _put(content: Content, target: Path) -> None:
 
 
 def manifest_for(
-    result: DayResult,
+    day: date,
     version: int,
     files: dict[str, Content],
     totals: dict[str, dict[str, str]],
@@ -147,7 +157,7 @@ def manifest_for(
         key: f"{sum(Decimal(t[key]) for t in totals.values()):.2f}" for key in CONTROL_TOTALS
     }
     return {
-        "trading_day": result.day.isoformat(),
+        "trading_day": day.isoformat(),
         "version": version,
         "files": {path: _meta(content) for path, content in sorted(files.items())},
         "members": totals,
@@ -190,9 +200,22 @@ def publish(
     lineage: dict[str, object],
     reason: str = "",
 ) -> Publication:
-    day_dir = out / result.day.isoformat()
-    day_dir.mkdir(parents=True, exist_ok=True)
+    """Render ``result`` for ``member_ids`` and publish it (see :func:`publish_files`)."""
     files, totals = render(result, member_ids)
+    return publish_files(result.day, files, totals, out, lineage, reason)
+
+
+def publish_files(
+    day: date,
+    files: dict[str, Content],
+    totals: dict[str, dict[str, str]],
+    out: Path,
+    lineage: dict[str, object],
+    reason: str = "",
+) -> Publication:
+    """Publish rendered files as the day's next version (the module docstring says how)."""
+    day_dir = out / day.isoformat()
+    day_dir.mkdir(parents=True, exist_ok=True)
     versions = existing_versions(day_dir)
     if versions:
         latest = day_dir / f"v{versions[-1]}"
@@ -206,7 +229,7 @@ def publish(
             return Publication(latest, versions[-1], True, previous)
     version = (versions[-1] + 1) if versions else 1
     lineage = {**lineage, **({"reason": reason} if reason else {})}
-    manifest = manifest_for(result, version, files, totals, lineage)
+    manifest = manifest_for(day, version, files, totals, lineage)
     tmp = day_dir / f".v{version}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     for path, content in files.items():
