@@ -147,14 +147,8 @@ def settle_day(
     if breaks:
         return None, breaks
 
-    declarations = declaration_fees(aggregates.declarations, instruments, reference)
-    accounts = funds(
-        opening.balances,
-        aggregates.funds,
-        positions,
-        journal.sums,
-        declarations,
-        account_margin(positions),
+    declarations, accounts = account_funds(
+        opening, aggregates, journal, positions, instruments, reference
     )
     return _tables(
         day, reference, prices, positions, journal, declarations, accounts, aggregates
@@ -172,6 +166,27 @@ def priced(
     positions = mark_to_market(positions, journal.sums)
     positions = final_settlement(positions)
     return position_margins(with_margin_rates(positions, reference.margin_rates))
+
+
+def account_funds(
+    opening: Opening,
+    aggregates: Aggregates,
+    journal: Journal,
+    positions: pl.DataFrame,
+    instruments: pl.DataFrame,
+    reference: Reference,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """§8.2 declaration fees and §10 funds of every account, for positions priced by :func:`priced`."""
+    declarations = declaration_fees(aggregates.declarations, instruments, reference)
+    accounts = funds(
+        opening.balances,
+        aggregates.funds,
+        positions,
+        journal.sums,
+        declarations,
+        account_margin(positions),
+    )
+    return declarations, accounts
 
 
 def _tables(

@@ -14,25 +14,23 @@ MAX_PRICE_PLACES = 6
 
 
 def price_text(column: str, places: pl.Expr) -> pl.Expr:
-    """Plain text of a Decimal price with at least ``places`` decimals (trailing zeros trimmed beyond)."""
-    text = pl.col(column).cast(pl.Decimal(38, MAX_PRICE_PLACES)).cast(pl.String)
-    whole = text.str.split_exact(".", 1).struct.field("field_0")
-    frac = (
-        text.str.split_exact(".", 1).struct.field("field_1").fill_null("").str.strip_chars_end("0")
+    """Plain text of a Decimal price with at least ``places`` decimals (trailing zeros trimmed beyond):
+    the fraction at MAX_PRICE_PLACES, cut after max(places, its last non-zero digit)."""
+    parts = (
+        pl.col(column)
+        .cast(pl.Decimal(38, MAX_PRICE_PLACES))
+        .cast(pl.String)
+        .str.split_exact(".", 1)
     )
-    formatted = pl.lit(None, pl.String)
-    for dp in range(MAX_PRICE_PLACES, -1, -1):
-        padded = frac.str.pad_end(dp, "0")
-        candidate = (
-            pl.when(padded.str.len_chars() == 0)
-            .then(whole)
-            .otherwise(pl.concat_str(whole, pl.lit("."), padded))
-        )
-        formatted = pl.when(places == dp).then(candidate).otherwise(formatted)
+    whole = parts.struct.field("field_0")
+    frac = parts.struct.field("field_1").fill_null("")
+    keep = pl.max_horizontal(places, frac.str.strip_chars_end("0").str.len_chars())
     return (
         pl.when(pl.col(column).is_null())
         .then(pl.lit(None, pl.String))
-        .otherwise(formatted)
+        .when(keep == 0)
+        .then(whole)
+        .otherwise(pl.concat_str(whole, pl.lit("."), frac.str.slice(0, keep)))
         .alias(column)
     )
 

@@ -25,12 +25,9 @@ import polars as pl
 
 from .aggregates import Aggregates
 from .bundle import Opening, Reference
-from .eod import priced
-from .fees import declaration_fees
-from .funds import funds
+from .eod import account_funds, priced
 from .instruments import instrument_table
 from .journal import journal_of
-from .margin import account_margin
 from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, units
 from .prices import settlement_prices
 
@@ -65,14 +62,8 @@ def estimate(
     )
     journal = journal_of(aggregates.legs, instruments)
     positions = priced(opening, journal, reference, prices)
-    declarations = declaration_fees(aggregates.declarations, instruments, reference)
-    accounts = funds(
-        opening.balances,
-        aggregates.funds,
-        positions,
-        journal.sums,
-        declarations,
-        account_margin(positions),
+    declarations, accounts = account_funds(
+        opening, aggregates, journal, positions, instruments, reference
     )
     return accounts, positions, declarations
 
