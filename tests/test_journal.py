@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from settlement.eod import settle_day
 from settlement.instruments import instrument_table
 from settlement.journal import add_up
 from settlement.journal_files import build_journal, read_journal
-from settlement.publish import publish
+from settlement.publish import publish, verify_folder
 from settlement.tables import write_staged
 from tests.frames import futures_sums, leg, table
 from tests.test_invariants import trading_day
@@ -111,3 +112,26 @@ def test_sums_add_up_across_any_chunking(
         whole["buy_open"].sum() + whole["buy_close"].sum()
         == legs.filter(pl.col("side") == "BUY")["qty"].sum()
     )
+
+
+def test_a_journal_file_altered_after_it_was_hashed_fails_verification(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    reference = load_reference(bundle, DAY)
+    opening = load_opening(bundle, reference)
+    aggregates = _aggregates()
+    members = reference.members["member_id"].sort().to_list()
+    snapshot = _snapshot_with_legs(tmp_path, aggregates.legs)
+    build_journal(
+        snapshot,
+        instrument_table(reference, opening, DAY),
+        reference.accounts.select("account_id", "member_id"),
+        members,
+    )
+    result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
+    assert result is not None
+    folder = publish(result, tmp_path / "out", members, {"source": "test"}).folder
+    verify_folder(folder)  # as published: whole
+    trades = next(p for p in sorted(folder.glob("members/*/trades.csv")) if p.stat().st_size > 200)
+    trades.write_bytes(trades.read_bytes().replace(b"4012.4", b"4012.6", 1))
+    with pytest.raises(OSError, match=f"{trades.parent.name}/trades.csv: content does not match"):
+        verify_folder(folder)
