@@ -27,7 +27,9 @@ class Aggregates:
     dead_letters: pl.DataFrame  # refused by the gate at the close; counted, never settled
 
 
-def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
+def read_aggregate(snapshot: Path, name: str, where: str = "snapshot") -> pl.DataFrame:
+    """The header-less part files of ``name`` under ``snapshot``, typed and checked (errors name
+    ``where``/the file, the line and the field)."""
     spec = file_spec(name)
     folder = snapshot / spec.path.removesuffix(".csv")
     parts = (
@@ -47,7 +49,7 @@ def read_aggregate(snapshot: Path, name: str) -> pl.DataFrame:
         ]
     )
     text = text.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
-    return parse_text_frame(text, spec, f"snapshot/{spec.path}")
+    return parse_text_frame(text, spec, f"{where}/{spec.path}")
 
 
 def read_aggregates(snapshot: Path, legs: bool = True) -> Aggregates:

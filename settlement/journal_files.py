@@ -29,6 +29,7 @@ import polars as pl
 
 from schemas.registry import file_spec
 
+from .aggregates import read_aggregate
 from .errors import InputError, Problem
 from .formats import text_csv_bytes, text_table
 from .journal import (
@@ -213,15 +214,6 @@ def _read_sums(path: Path) -> pl.DataFrame:
     return frame
 
 
-def _read_text(path: Path, name: str, where: str) -> pl.DataFrame:
-    spec = file_spec(name)
-    if not path.exists() or path.stat().st_size == 0:
-        return empty_table(spec)
-    text = pl.read_csv(path, has_header=False, new_columns=spec.column_names, infer_schema=False)
-    text = text.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
-    return parse_text_frame(text, spec, f"snapshot/{JOURNAL}/{where}")
-
-
 def read_journal(snapshot: Path, members: list[str] | None = None) -> Journal | None:
     """The journal built for ``snapshot`` (only the sums of ``members``' accounts if given), or
     None if there is none (yet)."""
@@ -243,9 +235,7 @@ def read_journal(snapshot: Path, members: list[str] | None = None) -> Journal | 
             for name, (column, scale) in FILE_COLUMNS.items()
         ),
     )
-    exceptions = _read_text(
-        folder / "exceptions" / "part-00000.csv", "journal_exceptions", "exceptions.csv"
-    )
+    exceptions = read_aggregate(folder, "journal_exceptions", f"snapshot/{JOURNAL}")
     return Journal(sums=sums, exceptions=exceptions, folder=folder)
 
 

@@ -81,17 +81,22 @@ def shard_count(opening: Opening, journal: JournalSource, per_shard: int = SHARD
 
 def _split(frame: pl.DataFrame, shard_of: pl.DataFrame, shards: int) -> list[pl.DataFrame]:
     """``frame``'s rows by the shard of their account (accounts of no known member: shard 0)."""
-    tagged = frame.join(shard_of, on="account_id", how="left").with_columns(
-        pl.col(SHARD).fill_null(0)
+    parts = _tagged(frame, shard_of).partition_by(
+        SHARD, as_dict=True, include_key=False, maintain_order=True
     )
-    parts = tagged.partition_by(SHARD, as_dict=True, include_key=False, maintain_order=True)
     return [parts.get((n,), frame.clear()) for n in range(shards)]
 
 
 def _of(frame: pl.DataFrame, shard_of: pl.DataFrame, shard: int) -> pl.DataFrame:
     """``frame``'s rows of the accounts in ``shard`` (accounts of no known member: shard 0)."""
-    tagged = frame.join(shard_of, on="account_id", how="left")
-    return tagged.filter(pl.col(SHARD).fill_null(0) == shard).drop(SHARD)
+    return _tagged(frame, shard_of).filter(pl.col(SHARD) == shard).drop(SHARD)
+
+
+def _tagged(frame: pl.DataFrame, shard_of: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the shard of each row's account (accounts of no known member: shard 0)."""
+    return frame.join(shard_of, on="account_id", how="left").with_columns(
+        pl.col(SHARD).fill_null(0)
+    )
 
 
 def settle_in_shards(
