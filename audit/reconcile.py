@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from schemas.registry import file_spec
+from settlement.durable import replace_file
 
 # Published tables compared with the recompute: every column of the file's schema (schemas/) that the
 # recompute also produces, by its logical type.
@@ -264,12 +265,8 @@ def write_report(report: dict[str, object], target: Path) -> tuple[Path, Path]:
     """The reconciliation report as JSON (machines) and HTML (settlement staff), written atomically."""
     target.mkdir(parents=True, exist_ok=True)
     json_path, html_path = target / "reconciliation.json", target / "reconciliation.html"
-    tmp = target / ".reconciliation.json.partial"
-    tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    tmp.replace(json_path)
-    tmp = target / ".reconciliation.html.partial"
-    tmp.write_text(render_html(report))
-    tmp.replace(html_path)
+    replace_file(json_path, (json.dumps(report, indent=1, sort_keys=True) + "\n").encode())
+    replace_file(html_path, render_html(report).encode())
     return json_path, html_path
 
 

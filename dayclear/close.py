@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from settlement.aggregates import read_aggregate
+from settlement.durable import replace_file
 
 from .kafka_io import offsets
 from .pipeline import (
@@ -125,7 +126,9 @@ def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[s
     )
     build_snapshot_journal(snapshot, inputs, day)
     record = completeness(day, start, end, snapshot)
-    (snapshot / COMPLETENESS).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    replace_file(
+        snapshot / COMPLETENESS, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
+    )
     send_dead_letters(read_aggregate(snapshot, "agg_dead_letters"), bootstrap)
     return record
 

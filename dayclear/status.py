@@ -8,9 +8,10 @@ audit or smoke therefore blocks the final mark. Updates are atomic (write, then 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from settlement.durable import replace_file
 
 
 def status_path(out: Path, day: str) -> Path:
@@ -35,8 +36,5 @@ def mark(out: Path, day: str, **fields: Any) -> dict[str, Any]:
         and status["smoke"].get("passed")
     )
     path = status_path(out, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".status.json.partial")
-    tmp.write_text(json.dumps(status, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    replace_file(path, (json.dumps(status, indent=1, sort_keys=True) + "\n").encode())
     return status

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.registry import ALERTS_TOPIC, DEAD_LETTER_TOPIC, EVENT_TOPICS
+from settlement.durable import replace_file
 
 from .paths import ROOT, state_dir
 
@@ -181,10 +182,7 @@ def collect_stream_alerts(bootstrap: str) -> Path:
     ``ops/stream_alerts.jsonl`` (rewritten whole) where the portal reads them beside the ops alerts."""
     found = [a for a in committed_alerts(bootstrap) if a.get("source") != "ops_control"]
     target = state_dir() / "ops" / "stream_alerts.jsonl"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
-    tmp.write_text("".join(json.dumps(a, sort_keys=True) + "\n" for a in found))
-    tmp.replace(target)
+    replace_file(target, "".join(json.dumps(a, sort_keys=True) + "\n" for a in found).encode())
     return target
 
 

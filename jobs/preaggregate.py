@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from schemas.registry import EVENT_TOPICS, file_spec, flink_type, group_specs, topic_spec
+from settlement.durable import sync_dir, sync_tree
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,8 +173,10 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     for statement in statements(SQL_DIR / "aggregates.sql"):
         statement_set.add_insert_sql(statement)
     statement_set.execute().wait()
+    sync_tree(tmp)  # the frozen snapshot is on disk before anything relies on it
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
+    sync_dir(out.parent)
 
 
 def offsets_file(path: Path | None) -> dict[str, dict[int, int]]:

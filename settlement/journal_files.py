@@ -30,6 +30,7 @@ import polars as pl
 from schemas.registry import file_spec
 
 from .aggregates import read_aggregate
+from .durable import sync_dir, sync_tree
 from .errors import InputError, Problem
 from .formats import text_csv_bytes, text_table
 from .journal import (
@@ -95,13 +96,6 @@ def leg_chunks(snapshot: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.Da
             yield parse_text_frame(text, spec, f"snapshot/{spec.path} ({part.name})")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def build_journal(
     snapshot: Path,
     instruments: pl.DataFrame,
@@ -153,13 +147,16 @@ def build_journal(
         )
         data = text_csv_bytes(frame)
         path = spec.path.format(member_id=member)
-        _write_atomic(work / path, data)
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_bytes(data)
         files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
     shutil.rmtree(runs)
     manifest = {"legs": legs_seen, "keys": total.height, "files": files}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    sync_tree(work)  # on disk before the end of day may rely on it (settlement/durable.py)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(work, final)
+    sync_dir(snapshot)
     return final
 
 

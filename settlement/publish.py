@@ -1,8 +1,9 @@
 """Publishing a settled day: ``OUT/<D>/v<N>/`` with ``LATEST`` (DATA_CONTRACT: Published settlement files).
 
 Write every file into a hidden temporary folder, write ``manifest.json`` (SHA-256 and row count of
-every file, control totals per member and for the exchange, lineage), verify the folder against the
-manifest, then rename it into place and move ``LATEST``: a published folder is complete or absent.
+every file, control totals per member and for the exchange, lineage), flush it to disk, verify the
+folder against the manifest, then rename it into place and move ``LATEST``: a published folder is
+complete or absent, after a crash too (settlement/durable.py).
 A rerun whose files are byte-identical to the latest version publishes nothing new; a changed
 result becomes the next version with ``changes.json`` naming what changed per member.
 """
@@ -23,6 +24,7 @@ import polars as pl
 
 from schemas.registry import file_spec
 
+from .durable import replace_file, sync_dir, sync_tree
 from .eod import DayResult
 from .errors import Problem
 from .formats import csv_bytes, sorted_by_spec, text_csv_bytes, text_table
@@ -247,9 +249,11 @@ def publish_files(
             _manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))
         )
     (tmp / "manifest.json").write_bytes(_manifest_bytes(manifest))
+    sync_tree(tmp)
     verify_folder(tmp)
     final = day_dir / f"v{version}"
     os.rename(tmp, final)
+    sync_dir(day_dir)
     _point_latest(day_dir, final.name)
     return Publication(final, version, False, manifest)
 
@@ -289,13 +293,9 @@ def write_breaks_report(out: Path, day: str, kind: str, problems: list[Problem])
         "count": len(problems),
         "problems": [p.as_dict() for p in problems],
     }
-    tmp = day_dir / ".breaks.partial"
-    tmp.write_bytes(_manifest_bytes(report))
-    os.replace(tmp, day_dir / "breaks.json")
+    replace_file(day_dir / "breaks.json", _manifest_bytes(report))
     return day_dir / "breaks.json"
 
 
 def _point_latest(day_dir: Path, name: str) -> None:
-    tmp = day_dir / ".LATEST.partial"
-    tmp.write_text(name + "\n")
-    os.replace(tmp, day_dir / "LATEST")
+    replace_file(day_dir / "LATEST", (name + "\n").encode())

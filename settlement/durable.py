@@ -1,0 +1,52 @@
+"""Durable writes: what is published survives a crash of the machine that published it.
+
+``os.rename`` makes a publication atomic for readers, not durable: after a power cut the
+renamed folder may hold files whose blocks never reached the disk. So every publication here
+writes its files, flushes them (``fsync``), then renames, then flushes the directory that holds
+the new name. A crash at any point leaves either the old state or the whole new one.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def sync_file(path: Path) -> None:
+    """Flush one file's data and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_dir(path: Path) -> None:
+    """Flush a directory, so that the names created, linked or renamed in it are on disk."""
+    sync_file(path)  # Linux: a directory opened read-only can be fsync'ed
+
+
+def sync_tree(folder: Path) -> None:
+    """Flush every file under ``folder``, then every directory, deepest first."""
+    files, dirs = [], [folder]
+    for root, dirnames, filenames in os.walk(folder):
+        files += [Path(root, name) for name in filenames]
+        dirs += [Path(root, name) for name in dirnames]
+    # fsync releases the GIL: the disk queue gets a flush per core at once
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(sync_file, files))
+    for directory in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        sync_dir(directory)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a flushed temporary file renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    sync_dir(path.parent)

@@ -1,0 +1,80 @@
+"""Durable publication (settlement/durable.py): every byte is flushed to disk before its name
+becomes visible, so a crash leaves the old state or the whole new one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import settlement.durable as durable
+from settlement.eod import settle_day
+from settlement.journal_files import read_journal
+from settlement.publish import publish
+from tests.test_journal import _worked_day
+from tests.test_rules_day import DAY
+
+
+@pytest.fixture
+def flushed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths ``fsync`` was called on, in order (the real fsync still runs)."""
+    seen: list[Path] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        seen.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(durable.os, "fsync", recording)
+    return seen
+
+
+def test_a_tree_is_flushed_files_first_then_directories_deepest_first(
+    tmp_path: Path, flushed: list[Path]
+) -> None:
+    for name in ("a.csv", "m/1/b.csv", "m/1/c.csv", "m/2/d.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x\n")
+    durable.sync_tree(tmp_path)
+    files = [tmp_path / n for n in ("a.csv", "m/1/b.csv", "m/1/c.csv", "m/2/d.csv")]
+    assert sorted(flushed[:4]) == files
+    assert flushed[4:6] in (
+        [tmp_path / "m/1", tmp_path / "m/2"],
+        [tmp_path / "m/2", tmp_path / "m/1"],
+    )
+    assert flushed[6:] == [tmp_path / "m", tmp_path]
+
+
+def test_replace_file_leaves_the_new_content_and_no_partial(
+    tmp_path: Path, flushed: list[Path]
+) -> None:
+    target = tmp_path / "day" / "LATEST"
+    durable.replace_file(target, b"v1\n")
+    durable.replace_file(target, b"v2\n")
+    assert target.read_bytes() == b"v2\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["LATEST"]
+    # the data under its temporary name, then the folder holding the new name
+    assert flushed[-2:] == [target.parent / ".LATEST.partial", target.parent]
+
+
+def test_publish_flushes_every_file_before_the_version_becomes_visible(
+    tmp_path: Path, flushed: list[Path]
+) -> None:
+    reference, opening, aggregates, members, snapshot = _worked_day(tmp_path)
+    result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
+    assert result is not None
+    flushed.clear()  # the journal's own flushes are not the publication's
+    publication = publish(result, tmp_path / "out", members, {"source": "test"})
+    day_dir = publication.folder.parent
+    partial = day_dir / ".v1.partial"
+    in_partial = {p.relative_to(partial).as_posix() for p in flushed if p.is_relative_to(partial)}
+    published = {
+        p.relative_to(publication.folder).as_posix()
+        for p in publication.folder.rglob("*")
+        if p.is_file()
+    }
+    assert len(published) > 10 and published <= in_partial  # linked trade files too
+    # after the rename, the folder holding the new name; then LATEST, then its folder again
+    after = flushed[max(i for i, p in enumerate(flushed) if p.is_relative_to(partial)) + 1 :]
+    assert after == [day_dir, day_dir / ".LATEST.partial", day_dir]
