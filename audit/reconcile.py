@@ -17,6 +17,7 @@ import duckdb
 
 from schemas.registry import file_spec
 from settlement.durable import replace_file
+from settlement.formats import json_bytes
 
 # Published tables compared with the recompute: every column of the file's schema (schemas/) that the
 # recompute also produces, by its logical type.
@@ -263,9 +264,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, object]
 
 def write_report(report: dict[str, object], target: Path) -> tuple[Path, Path]:
     """The reconciliation report as JSON (machines) and HTML (settlement staff), written atomically."""
-    target.mkdir(parents=True, exist_ok=True)
     json_path, html_path = target / "reconciliation.json", target / "reconciliation.html"
-    replace_file(json_path, (json.dumps(report, indent=1, sort_keys=True) + "\n").encode())
+    replace_file(json_path, json_bytes(report))
     replace_file(html_path, render_html(report).encode())
     return json_path, html_path
 

@@ -40,16 +40,15 @@ def dayclear_ops() -> None:
             publish_alerts,
             read_health,
         )
+        from settlement.durable import replace_file
+        from settlement.formats import json_bytes
 
         context = get_current_context()
         conf = context["dag_run"].conf or {}
         bootstrap = conf.get("bootstrap") or "127.0.0.1:19092"
         thresholds = {**load_thresholds(), **conf.get("thresholds", {})}
         health = read_health(bootstrap, thresholds["consumer_group"], state_dir() / "checkpoints")
-        (state_dir() / "ops").mkdir(parents=True, exist_ok=True)
-        (state_dir() / "ops" / "health.json").write_text(
-            json.dumps(health, indent=1, sort_keys=True) + "\n"
-        )
+        replace_file(state_dir() / "ops" / "health.json", json_bytes(health))  # the portal reads it
         day = (
             conf.get("day")
             or pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()

@@ -23,6 +23,7 @@ import polars as pl
 
 from settlement.aggregates import read_aggregate
 from settlement.durable import replace_file
+from settlement.formats import json_bytes
 
 from .kafka_io import offsets
 from .pipeline import (
@@ -126,9 +127,7 @@ def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[s
     )
     build_snapshot_journal(snapshot, inputs, day)
     record = completeness(day, start, end, snapshot)
-    replace_file(
-        snapshot / COMPLETENESS, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
-    )
+    replace_file(snapshot / COMPLETENESS, json_bytes(record))
     send_dead_letters(read_aggregate(snapshot, "agg_dead_letters"), bootstrap)
     return record
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from settlement.durable import replace_file
+from settlement.formats import json_bytes
 
 
 def status_path(out: Path, day: str) -> Path:
@@ -36,5 +37,5 @@ def mark(out: Path, day: str, **fields: Any) -> dict[str, Any]:
         and status["smoke"].get("passed")
     )
     path = status_path(out, day)
-    replace_file(path, (json.dumps(status, indent=1, sort_keys=True) + "\n").encode())
+    replace_file(path, json_bytes(status))
     return status

@@ -6,6 +6,8 @@ final price has more places), integers plain, timestamps with microseconds, no e
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from schemas.registry import FileSpec
@@ -53,6 +55,12 @@ def text_table(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
 def sorted_by_spec(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
     """The DATA_CONTRACT sort order of the file, so reruns give byte-identical files."""
     return frame.sort(list(spec.sort_by), maintain_order=True) if spec.sort_by else frame
+
+
+def json_bytes(value: object) -> bytes:
+    """Every JSON document dayclear writes (manifests, reports, status): keys sorted, one-space
+    indent, a final newline, so that a rerun writes the same bytes."""
+    return (json.dumps(value, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
 def text_csv_bytes(text: pl.DataFrame) -> bytes:

@@ -32,7 +32,7 @@ from schemas.registry import file_spec
 from .aggregates import read_aggregate
 from .durable import sync_dir, sync_tree
 from .errors import InputError, Problem
-from .formats import text_csv_bytes, text_table
+from .formats import json_bytes, text_csv_bytes, text_table
 from .journal import (
     CENTS,
     LOTS,
@@ -152,7 +152,7 @@ def build_journal(
         files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
     shutil.rmtree(runs)
     manifest = {"legs": legs_seen, "keys": total.height, "files": files}
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (work / "manifest.json").write_bytes(json_bytes(manifest))
     sync_tree(work)  # on disk before the end of day may rely on it (settlement/durable.py)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(work, final)

@@ -27,7 +27,7 @@ from schemas.registry import file_spec
 from .durable import replace_file, sync_dir, sync_tree
 from .eod import DayResult
 from .errors import Problem
-from .formats import csv_bytes, sorted_by_spec, text_csv_bytes, text_table
+from .formats import csv_bytes, json_bytes, sorted_by_spec, text_csv_bytes, text_table
 from .journal_files import journal_files
 
 MEMBER_FILES = ("funds", "positions", "trades", "declaration_fees", "margin_calls")
@@ -169,10 +169,6 @@ def manifest_for(
     }
 
 
-def _manifest_bytes(manifest: dict[str, object]) -> bytes:
-    return (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
-
-
 def verify_folder(folder: Path) -> None:
     """Re-read a version folder and check every file against its manifest."""
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -246,9 +242,9 @@ def publish_files(
         _put(content, tmp / path)
     if versions:
         (tmp / "changes.json").write_bytes(
-            _manifest_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))
+            json_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))
         )
-    (tmp / "manifest.json").write_bytes(_manifest_bytes(manifest))
+    (tmp / "manifest.json").write_bytes(json_bytes(manifest))
     sync_tree(tmp)
     verify_folder(tmp)
     final = day_dir / f"v{version}"
@@ -286,14 +282,13 @@ def write_breaks_report(out: Path, day: str, kind: str, problems: list[Problem])
 
     It sits beside the version folders, never inside one: nothing is published for the day."""
     day_dir = out / day
-    day_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "trading_day": day,
         "kind": kind,
         "count": len(problems),
         "problems": [p.as_dict() for p in problems],
     }
-    replace_file(day_dir / "breaks.json", _manifest_bytes(report))
+    replace_file(day_dir / "breaks.json", json_bytes(report))
     return day_dir / "breaks.json"
 
 
