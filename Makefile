@@ -16,7 +16,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@touch $@
 
 jars: target/.jars
-target/.jars: pom.xml
+target/.jars: pom.xml $(shell find src -name '*.java')
 	rm -rf target/kafka-libs target/flink-libs
 	mvn -q -B package
 	@touch $@

@@ -118,7 +118,7 @@ def main() -> None:
 def read_ceiling(bootstrap: str, decode: str, work: Path, checkpoint_ms: int):  # type: ignore[no-untyped-def]
     import subprocess
 
-    from dayclear.paths import ROOT, java_home
+    from dayclear.paths import ROOT, flink_env
 
     args = ["--bootstrap", bootstrap, "--group", f"bench-{decode}", "--decode", decode]
     args += ["--checkpoints", str(work / f"ck-{decode}"), "--checkpoint-ms", str(checkpoint_ms)]
@@ -129,27 +129,28 @@ def read_ceiling(bootstrap: str, decode: str, work: Path, checkpoint_ms: int):  
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)},
+            env=flink_env(),
         )
 
 
 def alert_latencies(bootstrap: str, samples: int, producer) -> list[float]:  # type: ignore[no-untyped-def]
-    from kafka import KafkaConsumer
+    from confluent_kafka import TopicPartition
+
+    from dayclear.kafka_io import end_offsets, new_consumer
 
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    consumer = KafkaConsumer(
-        "alerts", bootstrap_servers=bootstrap, isolation_level="read_committed",
-        auto_offset_reset="latest", consumer_timeout_ms=500,
-        value_deserializer=lambda v: json.loads(v),
-    )  # fmt: skip
-    consumer.poll(1000)  # join and take the latest position before sending
+    consumer = new_consumer(bootstrap)  # read_committed
+    ends = end_offsets(bootstrap, ["alerts"], read_committed=False)["alerts"]
+    consumer.assign([TopicPartition("alerts", p, o) for p, o in ends.items()])  # from now on
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.is_set():
-            for message in consumer:
-                seen.setdefault(str(message.value.get("subject")), time.perf_counter())
+            for message in consumer.consume(1000, 0.5):
+                if message.error() is None:
+                    alert = json.loads(message.value() or b"{}")
+                    seen.setdefault(str(alert.get("subject")), time.perf_counter())
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()

@@ -3,7 +3,8 @@
 conf: ``day``, ``bundle`` (the corrected day bundle: events and/or reference data), ``out`` and a
 required ``reason``. Re-runs the production path (Flink pre-aggregation over the corrected events, the
 end of day) and publishes the next version beside the previous one with ``changes.json``, the reason in
-the manifest's lineage and in the day's status; then audits the new version and smoke-tests what was
+the manifest's lineage and in the day's status (``settled_by``: the batch path, "re-issue": a
+correction never comes from the stream); then audits the new version and smoke-tests what was
 published. The new version becomes final only if both pass.
 """
 
@@ -43,7 +44,14 @@ def dayclear_reissue() -> None:
         paths = run_paths(context)
         with tempfile.TemporaryDirectory(prefix="dayclear-reissue-") as work:
             try:
-                publication = replay(paths.bundle, paths.day, paths.out, Path(work), reason=reason)
+                publication = replay(
+                    paths.bundle,
+                    paths.day,
+                    paths.out,
+                    Path(work),
+                    reason=reason,
+                    settled_by="re-issue",
+                )
             except DayclearError as exc:
                 raise AirflowFailException(
                     f"the correction of {paths.day} cannot be settled: {exc}"
@@ -62,6 +70,7 @@ def dayclear_reissue() -> None:
             day,
             settled_version=publication.version,
             settled_folder=str(publication.folder),
+            settled_by={"path": "batch", "reason": "re-issue"},
             reissues=history,
         )
         context["outlet_events"][PUBLISHED].extra = {

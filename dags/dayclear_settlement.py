@@ -1,8 +1,12 @@
 """dayclear_settlement: the day's end-of-day settlement from the frozen pre-aggregates.
 
-check inputs -> freeze the snapshot at the close (end offsets recorded, Flink pre-aggregation up to
-them, completeness proof) -> settle (pure EOD) and publish atomically -> mark the day's status and emit
-the published-day Asset for the audit and smoke DAGs.
+check inputs -> freeze the snapshot at the close, stream first: the day's running streaming job
+(``dayclear session open``) is frozen at the end offsets and its topics folded, and when the stream
+is unavailable (no session, job dead, offsets not reached within ``stream_timeout`` seconds, proof
+not complete) the bounded batch Flink job runs instead, logging why (dayclear/stream_close.py) ->
+settle (pure EOD) and publish atomically, recording which path settled the day and why
+(``settled_by`` in the manifest's lineage and the status) -> mark the day's status and emit the
+published-day Asset for the audit and smoke DAGs.
 A data problem (bad input, a break) fails at once with the list of problems; only infrastructure
 errors are retried, with exponential backoff. Paths come from the run's conf (``bundle``,
 ``snapshot``, ``out``) or default under $DAYCLEAR_STATE.
@@ -11,6 +15,7 @@ errors are retried, with exponential backoff. Paths come from the run's conf (``
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,6 +26,11 @@ from airflow.sdk import dag, get_current_context, task
 from dayclear.dag_support import PUBLISHED, run_paths
 from dayclear.status import mark
 from dayclear.trading_calendar import EXCHANGE_TZ, TradingDayTimetable
+
+log = logging.getLogger(__name__)
+
+#: A snapshot frozen before this run without a record of how: only the bounded close did that.
+UNRECORDED = {"path": "batch", "reason": "snapshot frozen before this run by the bounded close"}
 
 
 def _run_paths() -> tuple[date, Path, Path, Path]:
@@ -58,15 +68,18 @@ def dayclear_settlement() -> None:
 
     @task
     def freeze_snapshot() -> dict[str, object]:
-        """At the close: record the end offsets and freeze the pre-aggregates (unless the stream has
-        already frozen a snapshot for D), then require its completeness proof."""
-        paths = run_paths(get_current_context())
+        """At the close: freeze the pre-aggregates from the stream, else with the bounded batch job
+        (unless a snapshot of D is frozen already), then require its completeness proof."""
+        context = get_current_context()
+        paths = run_paths(context)
         day, snapshot = paths.day, paths.snapshot
         proof = snapshot / "completeness.json"
         if not proof.exists() and paths.bootstrap:
-            from dayclear.close import close_day
+            from dayclear.stream_close import DEFAULT_TIMEOUT_S, close_stream_first
 
-            close_day(paths.bundle, day, paths.bootstrap, snapshot)
+            conf = context["dag_run"].conf or {}
+            timeout = float(conf.get("stream_timeout", DEFAULT_TIMEOUT_S))
+            close_stream_first(day, paths.bundle, paths.bootstrap, snapshot, timeout)
         if not proof.exists():
             raise AirflowFailException(
                 f"no completeness proof in {snapshot}: the stream has not closed {day}"
@@ -76,7 +89,13 @@ def dayclear_settlement() -> None:
             raise AirflowFailException(
                 f"the snapshot of {day} is not complete: {json.dumps(record['topics'])}"
             )
-        return {"trading_day": record["trading_day"], "end_offsets": record["end_offsets"]}
+        settled_by = record.get("frozen_by") or UNRECORDED
+        log.info("%s frozen by the %s path: %s", day, settled_by["path"], settled_by["reason"])
+        return {
+            "trading_day": record["trading_day"],
+            "end_offsets": record["end_offsets"],
+            "settled_by": settled_by,
+        }
 
     @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
@@ -106,6 +125,7 @@ def dayclear_settlement() -> None:
                 k: v for k, v in bundle_fingerprint(bundle).items() if not k.startswith("events/")
             },
             "code_version": code_version(),
+            "settled_by": proof["settled_by"],
         }
         publication = publish_result(rendered, snapshot, out, lineage)
         print(summary(publication))
@@ -115,6 +135,7 @@ def dayclear_settlement() -> None:
             stream_complete=True,
             settled_version=publication.version,
             settled_folder=str(publication.folder),
+            settled_by=proof["settled_by"],
         )
         get_current_context()["outlet_events"][PUBLISHED].extra = {
             "day": day.isoformat(),

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from settlement.errors import DayclearError
 
 from .simulator import SimulationConfig, parse_day, simulate
+
+if TYPE_CHECKING:
+    from .kafka_io import FeedProgress
+
+log = logging.getLogger("dayclear.cli")
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -28,6 +37,39 @@ def _simulate(args: argparse.Namespace) -> int:
 
         produced = produce_bundle(args.out, args.kafka, args.day)
         print(f"produced to Kafka at {args.kafka}: {produced}")
+    return 0
+
+
+def _progress_line(every_s: float = 5.0):  # type: ignore[no-untyped-def]
+    """A live progress line on a terminal (redrawn in place), else a log line every ``every_s``."""
+    live, last = sys.stderr.isatty(), [0.0]
+
+    def show(p: FeedProgress) -> None:
+        clock = p.clock.strftime("%H:%M:%S.%f") if p.clock else "--:--:--"
+        line = (
+            f"clock {clock}  {p.sent:,} of {p.total:,} events  "
+            f"{p.events_per_second:,.0f} events/s  {p.elapsed_s:,.1f} s"
+        )
+        if live:
+            sys.stderr.write("\r" + line + ("\n" if p.sent == p.total else ""))
+            sys.stderr.flush()
+        elif p.sent == p.total or time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            log.info(line)
+
+    return show
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from .kafka_io import produce_bundle
+
+    _console_logging()
+    pace = f"at {args.rate:,.0f} events/s" if args.rate else "as fast as it goes"
+    log.info("feeding %s of %s to %s, %s", args.bundle, args.day, args.bootstrap, pace)
+    counts = produce_bundle(
+        args.bundle, args.bootstrap, args.day, rate=args.rate, progress=_progress_line()
+    )
+    log.info("produced %s", counts)
     return 0
 
 
@@ -64,6 +106,80 @@ def _close(args: argparse.Namespace) -> int:
     record = close_day(args.bundle, args.day, args.bootstrap, args.snapshot)
     print(
         f"snapshot {args.snapshot} frozen at offsets {record['end_offsets']}; complete: {record['complete']}"
+    )
+    return 0 if record["complete"] else 3
+
+
+def _console_logging() -> None:
+    """dayclear's own messages at INFO on stderr (not the Kafka client's)."""
+    logger = logging.getLogger("dayclear")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _session(args: argparse.Namespace) -> int:
+    """``dayclear session open|close|status``: the day's streaming session (dayclear/session.py)."""
+    from .session import SessionError, job_running, open_session, read_session
+
+    _console_logging()
+    if args.action == "status":
+        session = read_session(args.day)
+        if session is None:
+            log.error("no streaming session of %s", args.day)
+            return 1
+        state = {
+            **session.as_json(),
+            "running": job_running(session),
+            "frozen": session.paths.done.exists(),
+            "folder": str(session.paths.root),
+        }
+        sys.stdout.write(json.dumps(state, indent=1, sort_keys=True) + "\n")
+        return 0
+    if not (args.bundle and args.bootstrap):
+        raise SystemExit(f"dayclear session {args.action}: --bundle and --bootstrap are needed")
+    if args.action == "open":
+        try:
+            session = open_session(
+                args.day, args.bundle, args.bootstrap, snapshot=args.snapshot, restore=args.restore
+            )
+        except SessionError as exc:
+            log.error("dayclear session open: %s", exc)
+            return 2
+        log.info("job log: %s", session.paths.log)
+        return 0
+    return _session_close(args)
+
+
+def _session_close(args: argparse.Namespace) -> int:
+    from .paths import state_dir
+    from .stream_close import (
+        DEFAULT_TIMEOUT_S,
+        StreamUnavailable,
+        close_from_stream,
+        close_stream_first,
+    )
+
+    timeout = DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout
+    snapshot = args.snapshot or state_dir() / "snapshots" / args.day.isoformat()
+    close = close_stream_first if args.fallback else close_from_stream
+    try:
+        record = close(args.day, args.bundle, args.bootstrap, snapshot, timeout)
+    except StreamUnavailable as exc:
+        log.error("the stream cannot close %s: %s", args.day, exc)
+        log.error("close it with the bounded batch job: dayclear close, or add --fallback")
+        return 4
+    frozen_by = record["frozen_by"]
+    assert isinstance(frozen_by, dict)
+    log.info(
+        "snapshot %s frozen by the %s path (%s) at offsets %s; complete: %s",
+        snapshot,
+        frozen_by["path"],
+        frozen_by["reason"],
+        record["end_offsets"],
+        record["complete"],
     )
     return 0 if record["complete"] else 3
 
@@ -122,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--kafka", metavar="BOOTSTRAP", help="also produce the events to this Kafka")
     sim.set_defaults(func=_simulate)
 
+    produce = sub.add_parser(
+        "produce",
+        help="feed a bundle's day to Kafka in the exchange's order (ts), unpaced or at --rate",
+    )
+    produce.add_argument("bundle", type=Path)
+    produce.add_argument("--day", type=parse_day, required=True)
+    produce.add_argument("--bootstrap", required=True)
+    produce.add_argument(
+        "--rate", type=float, help="events per second of wall time (default: as fast as it goes)"
+    )
+    produce.set_defaults(func=_produce)
+
     rep = sub.add_parser(
         "replay", help="settle a day bundle through the production path and publish it"
     )
@@ -150,6 +278,34 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("--bootstrap", required=True)
     close.add_argument("--snapshot", type=Path, required=True)
     close.set_defaults(func=_close)
+
+    session = sub.add_parser(
+        "session", help="the day's streaming pre-aggregation: open it, close the day from it"
+    )
+    session.add_argument("action", choices=["open", "close", "status"])
+    session.add_argument("--day", type=parse_day, required=True)
+    session.add_argument("--bundle", type=Path, help="the day's reference data and opening state")
+    session.add_argument("--bootstrap", help="Kafka bootstrap servers")
+    session.add_argument(
+        "--snapshot",
+        type=Path,
+        help="the day's snapshot (default $DAYCLEAR_STATE/snapshots/<D>); open: the previous"
+        " close is looked up beside it",
+    )
+    session.add_argument(
+        "--restore", action="store_true", help="open: resume the recorded run from its checkpoint"
+    )
+    session.add_argument(
+        "--timeout",
+        type=float,
+        help="close: seconds to wait for the job to reach the end offsets and stop (default 300)",
+    )
+    session.add_argument(
+        "--fallback",
+        action="store_true",
+        help="close: if the stream cannot close the day, close it with the bounded batch job",
+    )
+    session.set_defaults(func=_session)
 
     portal = sub.add_parser(
         "portal", help="the settlement portal: serve it, add users, issue tokens"

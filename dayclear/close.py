@@ -10,7 +10,9 @@ instrument, duplicate seq). The refused records are sent to the ``dead_letters``
 The completeness record reconciles, per topic, what Kafka holds in the range with what the aggregates
 cover plus what was refused (``offsets_accounted``), that admitted ``seq`` are unique, and that every
 gap in the admitted ``seq`` range is explained by a refused record. It is stored in the snapshot as
-``completeness.json``; the end of day refuses a snapshot without a complete one.
+``completeness.json``; the end of day refuses a snapshot without a complete one. Its ``frozen_by``
+says which close froze the snapshot (this bounded one, or the stream's: :mod:`dayclear.stream_close`)
+and why.
 """
 
 from __future__ import annotations
@@ -111,7 +113,16 @@ def stage_for_gate(bundle: Path, day: date, staging: Path, inputs: Inputs) -> No
         frame.write_csv(staging / f"{name}.csv", include_header=False)
 
 
-def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[str, object]:
+#: Why the bounded job froze a snapshot when nothing more is said (``dayclear close``).
+BATCH_REASON = "bounded batch close (dayclear close)"
+
+
+def close_day(
+    bundle: Path, day: date, bootstrap: str, snapshot: Path, *, reason: str = BATCH_REASON
+) -> dict[str, object]:
+    """The bounded batch close: record the end offsets, run the Flink job over the day's range,
+    build the journal, write the proof (with ``frozen_by``: the batch path and ``reason``) and send
+    the dead letters. Returns the completeness record."""
     inputs = load_inputs(bundle, day)
     staging = snapshot.with_name(snapshot.name + ".staging")
     stage_for_gate(bundle, day, staging, inputs)
@@ -127,6 +138,7 @@ def close_day(bundle: Path, day: date, bootstrap: str, snapshot: Path) -> dict[s
     )
     build_snapshot_journal(snapshot, inputs, day)
     record = completeness(day, start, end, snapshot)
+    record["frozen_by"] = {"path": "batch", "reason": reason}
     replace_file(snapshot / COMPLETENESS, json_bytes(record))
     send_dead_letters(read_aggregate(snapshot, "agg_dead_letters"), bootstrap)
     return record

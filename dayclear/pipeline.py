@@ -6,7 +6,6 @@ check bundle -> stage events -> pre-aggregate (Flink, its own process) -> settle
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from settlement.journal_files import JournalOnDisk, build_journal, read_journal
 from settlement.publish import Publication, publish_files, sha256, write_breaks_report
 from settlement.shards import Rendered, settle_in_shards
 
-from .paths import ROOT, java_home
+from .paths import ROOT, flink_env
 
 SPOOL = ".eod_spool"
 
@@ -85,7 +84,7 @@ def run_preaggregation(
             cmd += ["--start-offsets", str(start_offsets)]
         if day:
             cmd += ["--day", day.isoformat()]
-    env = {**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)}
+    env = flink_env()
     log = log or snapshot.with_name(snapshot.name + ".flink.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
@@ -155,8 +154,11 @@ def publish_result(
     return publication
 
 
-def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> Publication:
-    """Settle a bundle through the production pre-aggregation and end-of-day code and publish it."""
+def replay(
+    bundle: Path, day: date, out: Path, work: Path, reason: str = "", *, settled_by: str = "replay"
+) -> Publication:
+    """Settle a bundle through the production pre-aggregation and end-of-day code and publish it.
+    The lineage says it was settled by the batch path, for ``settled_by`` ("replay", "re-issue")."""
     try:
         inputs = load_inputs(bundle, day)
         staging = work / "staging"
@@ -172,6 +174,7 @@ def replay(bundle: Path, day: date, out: Path, work: Path, reason: str = "") -> 
         "inputs": bundle_fingerprint(bundle),
         "events": counts,
         "code_version": code_version(),
+        "settled_by": {"path": "batch", "reason": settled_by},
     }
     return publish_result(rendered, snapshot, out, lineage, reason)
 

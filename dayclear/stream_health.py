@@ -28,34 +28,28 @@ def load_thresholds(path: Path | None = None) -> dict[str, Any]:
 def read_health(
     bootstrap: str, group: str, checkpoints: Path | None = None, now: float | None = None
 ) -> dict[str, Any]:
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    from .kafka_io import beginning_offsets, end_offsets, group_offsets
 
     now = time.time() if now is None else now
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        committed = committed_offsets(admin, group)
-        topics: dict[str, Any] = {}
-        for topic in (*EVENT_TOPICS, DEAD_LETTER_TOPIC):
-            parts = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
-            ]
-            ends, starts = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
-            consumed = any((topic, tp.partition) in committed for tp in parts)
-            # None: the group does not read this topic (no committed offsets), so no lag to speak of
-            lag = (
-                sum(ends[tp] - committed.get((topic, tp.partition), starts[tp]) for tp in parts)
-                if consumed
-                else None
-            )
-            topics[topic] = {
-                "records": sum(ends[tp] - starts[tp] for tp in parts),
-                "end_offset_total": sum(ends.values()),
-                "consumer_lag": lag,
-            }
-    finally:
-        consumer.close()
-        admin.close()
+    read = (*EVENT_TOPICS, DEAD_LETTER_TOPIC)
+    committed = group_offsets(bootstrap, group)
+    ends = end_offsets(bootstrap, read, read_committed=False)  # the high watermarks
+    starts = beginning_offsets(bootstrap, read)
+    topics: dict[str, Any] = {}
+    for topic in read:
+        parts = sorted(ends[topic])
+        consumed = any((topic, p) in committed for p in parts)
+        # None: the group does not read this topic (no committed offsets), so no lag to speak of
+        lag = (
+            sum(ends[topic][p] - committed.get((topic, p), starts[topic][p]) for p in parts)
+            if consumed
+            else None
+        )
+        topics[topic] = {
+            "records": sum(ends[topic][p] - starts[topic][p] for p in parts),
+            "end_offset_total": sum(ends[topic].values()),
+            "consumer_lag": lag,
+        }
     previous = _previous_reading()
     events = sum(topics[t]["end_offset_total"] for t in EVENT_TOPICS)
     rate = None
@@ -74,21 +68,6 @@ def read_health(
         "events_per_second": rate,
         "checkpoint_age_seconds": age,
     }
-
-
-def committed_offsets(admin: Any, group: str, attempts: int = 3) -> dict[tuple[str, int], int]:
-    """The group's committed offsets; none while the group has never committed (a fresh broker has
-    no offsets topic yet and answers CoordinatorNotAvailable for a while)."""
-    from kafka.errors import CoordinatorNotAvailableError
-
-    for attempt in range(attempts):
-        try:
-            offsets = admin.list_group_offsets(group).get(group, {})
-        except CoordinatorNotAvailableError:
-            time.sleep(1 + attempt)
-            continue
-        return {(tp.topic, tp.partition): m.offset for tp, m in offsets.items() if m.offset >= 0}
-    return {}
 
 
 def evaluate(health: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[str, Any]]:
@@ -134,46 +113,28 @@ def publish_alerts(alerts: list[dict[str, Any]], bootstrap: str | None) -> Path:
         for alert in alerts:
             f.write(json.dumps(alert, sort_keys=True) + "\n")
     if alerts and bootstrap:
-        from kafka import KafkaProducer
+        from .kafka_io import producer
 
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        try:
-            for alert in alerts:
-                producer.send(
-                    "alerts",
-                    key=alert["kind"].encode(),
-                    value=json.dumps(alert, sort_keys=True).encode(),
-                )
-            producer.flush()
-        finally:
-            producer.close()
+        sender = producer(bootstrap)
+        for alert in alerts:
+            sender.send(ALERTS_TOPIC, key=alert["kind"], value=json.dumps(alert, sort_keys=True))
+        sender.close()
     return log
 
 
 def committed_alerts(bootstrap: str, idle_ms: int = 3000) -> list[dict[str, Any]]:
     """Every alert on the ``alerts`` topic a read_committed reader sees, oldest first (records that
-    are not JSON objects are skipped)."""
-    from kafka import KafkaConsumer
+    are not JSON objects are skipped); ``idle_ms``: how long to wait for the rest when it stalls."""
+    from .kafka_io import read_values
 
-    consumer = KafkaConsumer(
-        ALERTS_TOPIC,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        consumer_timeout_ms=idle_ms,
-    )
     found = []
-    try:
-        for message in consumer:
-            try:
-                alert = json.loads(message.value)
-            except (TypeError, ValueError):
-                continue
-            if isinstance(alert, dict):
-                found.append(alert)
-    finally:
-        consumer.close()
+    for value in read_values(bootstrap, ALERTS_TOPIC, idle_s=idle_ms / 1000):
+        try:
+            alert = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(alert, dict):
+            found.append(alert)
     return found
 
 

@@ -11,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import ROOT, java_home
+from .paths import ROOT, flink_env
 
 GROUP = "dayclear-surveillance"
 PREAGGREGATE_GROUP = "dayclear-preaggregate-stream"
+#: The pre-aggregation's checkpoint interval (docs/decisions.md, Streaming: every checkpoint of the
+#: heap state writes all of it, and the state grows with the day).
+PREAGGREGATE_CHECKPOINT_MS = 10_000
 
 
 def start_surveillance(
@@ -49,7 +52,7 @@ def start_preaggregation(
     *,
     group: str = PREAGGREGATE_GROUP,
     start_offsets: Path | None = None,
-    checkpoint_ms: int = 1000,
+    checkpoint_ms: int = PREAGGREGATE_CHECKPOINT_MS,
     restore: bool = False,
 ) -> subprocess.Popen[bytes]:
     """The streaming pre-aggregation job (jobs/stream_preaggregate.py) for ``day``; it stops by itself
@@ -91,7 +94,7 @@ def _start(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "JAVA_HOME": java_home(), "PYTHONPATH": str(ROOT)},
+            env=flink_env(),
         )
 
 
@@ -104,15 +107,9 @@ def stop(job: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 def group_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """The group's committed offset per (topic, partition) (none before its first checkpoint)."""
-    from kafka import KafkaAdminClient
+    from . import kafka_io
 
-    from .stream_health import committed_offsets
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        return committed_offsets(admin, group)
-    finally:
-        admin.close()
+    return kafka_io.group_offsets(bootstrap, group)
 
 
 def committed(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:

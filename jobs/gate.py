@@ -13,7 +13,6 @@ Output per topic: ``raw_<topic>`` (the admitted records, the columns the aggrega
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from schemas.registry import topic_spec
@@ -31,10 +30,9 @@ def _lit(text: str) -> str:
 
 
 def _value(field: str, kind: str) -> str:
-    path = _lit(f"$.{field}")
-    if kind == "int":
-        return f"TRY_CAST(JSON_VALUE(v, {path}) AS BIGINT)"
-    return f"JSON_VALUE(v, {path})"
+    """A field of the record, read from its parsed fields ``f`` (:data:`FIELDS_FUNCTION`)."""
+    text = f"f[{_lit(field)}]"
+    return f"TRY_CAST({text} AS BIGINT)" if kind == "int" else text
 
 
 def _field_checks(topic: str) -> list[tuple[str, str, str]]:
@@ -71,14 +69,14 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
     Batch mode (the close over a bounded range) looks the references up with joins and keeps the
     first record of a ``seq`` by partition and offset. Streaming mode must stay append-only (the
     matchings downstream are OVER aggregations, which take no retractions), so it asks the
-    ``gate_known`` function (:func:`known_function`) instead of joining, and keeps the first record
+    ``gate_known`` function (:data:`KNOWN_FUNCTION`) instead of joining, and keeps the first record
     of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key)."""
     spec = topic_spec(topic)
-    cases = ["WHEN NOT (v IS JSON OBJECT) THEN 'malformed: not a JSON object|'"]
+    cases = ["WHEN f IS NULL THEN 'malformed: not a JSON object|'"]
     for field, wrong, reason in _field_checks(topic):
         cases.append(f"WHEN {wrong} THEN {_lit(reason + '|' + field)}")
     cases.append(
-        f"WHEN JSON_VALUE(v, '$.trading_day') <> {_lit(day)} THEN "
+        f"WHEN {_value('trading_day', 'string')} <> {_lit(day)} THEN "
         f"{_lit(f'trading day is not the open day {day} (closed or future day)|trading_day')}"
     )
     joins = []
@@ -97,7 +95,7 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
         f"{_value(c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
         for c in spec.columns
     )
-    seq = "TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT)"
+    seq = _value("seq", "int")
     nth = (
         f"COUNT(*) OVER (PARTITION BY verdict, {seq} ORDER BY proc"
         " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
@@ -105,18 +103,21 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
         else f"ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)"
     )
     return [
+        f"""CREATE TEMPORARY VIEW parsed_{topic} AS
+SELECT kpartition, koffset, v, json_fields(v) AS f{", proc" if streaming else ""}
+FROM kafka_{topic}""",
         f"""CREATE TEMPORARY VIEW judged_{topic} AS
-SELECT kpartition, koffset, v, {verdict} AS verdict{", proc" if streaming else ""}
-FROM kafka_{topic} {" ".join(joins)}""",
+SELECT kpartition, koffset, v, f, {verdict} AS verdict{", proc" if streaming else ""}
+FROM parsed_{topic} {" ".join(joins)}""",
         f"""CREATE TEMPORARY VIEW checked_{topic} AS
-SELECT kpartition, koffset, v, verdict, CASE WHEN verdict IS NULL THEN {nth} ELSE CAST(1 AS BIGINT) END AS nth
+SELECT kpartition, koffset, v, f, verdict, CASE WHEN verdict IS NULL THEN {nth} ELSE CAST(1 AS BIGINT) END AS nth
 FROM judged_{topic}""",
         f"""CREATE TEMPORARY VIEW raw_{topic} AS
 SELECT {typed}
 FROM checked_{topic} WHERE verdict IS NULL AND nth = 1""",
         f"""CREATE TEMPORARY VIEW dead_{topic} AS
 SELECT {_lit(topic)} AS source_topic, CAST(kpartition AS BIGINT) AS source_partition, koffset AS source_offset,
-  TRY_CAST(JSON_VALUE(v, '$.seq') AS BIGINT) AS seq,
+  {seq} AS seq,
   CASE WHEN verdict IS NULL THEN 'duplicate seq' ELSE SPLIT_INDEX(verdict, '|', 0) END AS `reason`,
   CASE WHEN verdict IS NULL THEN 'seq' ELSE NULLIF(SPLIT_INDEX(verdict, '|', 1), '') END AS `field`,
   v AS `raw`
@@ -124,19 +125,18 @@ FROM checked_{topic} WHERE verdict IS NOT NULL OR nth > 1""",
     ]
 
 
-def known_function(staging: Path):  # type: ignore[no-untyped-def]
-    """``gate_known(table, id)``: is ``id`` in the reference ids staged as ``<table>.csv`` (the
-    streaming gate's reference check; a scalar function keeps the stream append-only)."""
-    from pyflink.table import DataTypes
-    from pyflink.table.udf import ScalarFunction, udf
+#: ``json_fields(v)``: the record parsed once into a map of its scalar fields (NULL when it is not
+#: one JSON object), a Java function (src/main/java/dev/dayclear/flink/JsonFields.java) giving each
+#: field as ``JSON_VALUE`` would; ``JSON_VALUE`` itself parses the whole record again for every read.
+FIELDS_FUNCTION = (
+    "CREATE TEMPORARY SYSTEM FUNCTION json_fields AS 'dev.dayclear.flink.JsonFields' LANGUAGE JAVA"
+)
 
-    files = {name: str(staging / f"{name}.csv") for name in set(REFERENCES.values())}
-
-    class Known(ScalarFunction):  # type: ignore[misc]
-        def open(self, function_context) -> None:  # type: ignore[no-untyped-def]
-            self.ids = {name: set(Path(f).read_text().split()) for name, f in files.items()}
-
-        def eval(self, table: str, value: str | None) -> bool:
-            return value is not None and value in self.ids[table]
-
-    return udf(Known(), result_type=DataTypes.BOOLEAN())
+#: ``gate_known(table, id)``, the streaming gate's reference check: a Java scalar function
+#: (src/main/java/dev/dayclear/flink/KnownIds.java, built by ``make jars``) reading the ids staged as
+#: ``<table>.csv`` in the folder given by the job parameter ``dayclear.staging``. A scalar function
+#: keeps the stream append-only; being Java, it costs no round trip to a Python worker per record.
+KNOWN_FUNCTION = (
+    "CREATE TEMPORARY SYSTEM FUNCTION gate_known AS 'dev.dayclear.flink.KnownIds' LANGUAGE JAVA"
+)
+STAGING_PARAMETER = "dayclear.staging"

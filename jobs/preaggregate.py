@@ -24,7 +24,6 @@ from settlement.durable import sync_dir, sync_tree
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 ROOT = Path(__file__).resolve().parent.parent
-CONNECTOR_DIR = ROOT / "target" / "flink-libs"
 
 
 def _source_columns(topic: str) -> str:
@@ -132,11 +131,49 @@ def sink_ddl(out: Path) -> list[str]:
     return ddl
 
 
+#: Per instrument, the day's totals and its first and last trade. Batch: the trades at the lowest
+#: and highest seq, joined back. Streaming: the first and last to arrive, which are those, since one
+#: instrument's trades keep their seq order in one partition (the same fact the matchings rely on);
+#: joining every trade back would keep them all in state and retract at every new high or low.
+INSTRUMENT_DAY_ENDS = {
+    "batch": """
+CREATE TEMPORARY VIEW instrument_day_ends AS
+SELECT d.instrument_id, d.n_trades, d.volume, d.pq, f.price AS open_price, d.high, d.low,
+       l.price AS close_price, d.first_seq, d.last_seq, l.trading_micros AS last_trading_micros
+FROM (
+  SELECT instrument_id, COUNT(*) AS n_trades, SUM(qty) AS volume, SUM(price * qty) AS pq,
+         MAX(price) AS high, MIN(price) AS low, MIN(seq) AS first_seq, MAX(seq) AS last_seq
+  FROM trades_timed GROUP BY instrument_id
+) d
+JOIN trades_timed f ON f.seq = d.first_seq
+JOIN trades_timed l ON l.seq = d.last_seq;""",
+    "streaming": """
+CREATE TEMPORARY VIEW instrument_day_ends AS
+SELECT instrument_id, COUNT(*) AS n_trades, SUM(qty) AS volume, SUM(price * qty) AS pq,
+       FIRST_VALUE(price) AS open_price, MAX(price) AS high, MIN(price) AS low,
+       LAST_VALUE(price) AS close_price, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
+       LAST_VALUE(trading_micros) AS last_trading_micros
+FROM trades_timed GROUP BY instrument_id;""",
+}
+
 #: The only differences between the batch and the streaming run of the SQL: the order the
-#: matchings walk a key's legs in (streaming OVER aggregations order by a time attribute).
+#: matchings walk a key's legs in (streaming OVER aggregations order by a time attribute), the
+#: first and last trade of an instrument (above), and the distinct seq count of the control table,
+#: which in streaming is the admitted count: the gate has already refused every repeated seq, and
+#: a COUNT(DISTINCT) would keep every seq of the day in state (the batch run still counts them).
 MODES = {
-    "batch": {"{order}": "seq, leg_no", "{leg_time}": ""},
-    "streaming": {"{order}": "proc", "{leg_time}": ",\n       PROCTIME() AS proc"},
+    "batch": {
+        "{order}": "seq, leg_no",
+        "{leg_time}": "",
+        "{instrument_day_ends}": INSTRUMENT_DAY_ENDS["batch"],
+        "{distinct_seq}": "COUNT(DISTINCT seq)",
+    },
+    "streaming": {
+        "{order}": "proc",
+        "{leg_time}": ",\n       PROCTIME() AS proc",
+        "{instrument_day_ends}": INSTRUMENT_DAY_ENDS["streaming"],
+        "{distinct_seq}": "COUNT(*)",
+    },
 }
 
 
@@ -159,10 +196,11 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     conf.set("parallelism.default", str(parallelism))
     conf.set("table.exec.resource.default-parallelism", str(parallelism))
     if kafka:
-        jars = sorted(CONNECTOR_DIR.glob("flink-sql-connector-kafka-*.jar"))
-        if not jars:
-            raise FileNotFoundError(f"no Kafka connector jar in {CONNECTOR_DIR}: run `make jars`")
-        conf.set("pipeline.jars", ";".join(j.as_uri() for j in jars))
+        from .gate import FIELDS_FUNCTION
+        from .streaming import kafka_jars
+
+        conf.set("pipeline.jars", kafka_jars())
+        env.execute_sql(FIELDS_FUNCTION)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for ddl in [*sources, *sink_ddl(tmp)]:

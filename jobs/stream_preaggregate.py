@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
 import time
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
 from dayclear.stream_jobs import group_offsets
 from schemas.registry import group_specs
 
-from .gate import known_function
+from .gate import FIELDS_FUNCTION, KNOWN_FUNCTION, STAGING_PARAMETER
 from .preaggregate import (
     SQL_DIR,
     kafka_source_ddl,
@@ -42,6 +42,22 @@ from .preaggregate import (
     statements,
 )
 from .streaming import latest_checkpoint, stop_with_savepoint, streaming_env
+
+#: Checkpoint interval (docs/decisions.md: a checkpoint of the heap state writes all of it).
+CHECKPOINT_MS = 10_000
+
+#: Settings of the streaming run (each overridable by DAYCLEAR_<KEY> for experiments): no upsert
+#: materializer before the sinks (it keeps every row of a key to reorder changes arriving out of
+#: order from parallel tasks; the job runs at parallelism 1). Not mini-batches: they turn the legs'
+#: UNNEST into a mini-batched join, which may hand a bundle's legs on out of arrival order, and the
+#: §5.1 matchings walk legs in arrival order (found by the demo: a close matched before its open).
+#: Not object reuse either: with it the streamed legs differed from the batch run's.
+TUNING = {
+    "table.exec.mini-batch.enabled": "false",
+    "table.exec.sink.upsert-materialize": "NONE",
+    "state.backend.type": "hashmap",
+    "execution.checkpointing.incremental": "false",
+}
 
 
 def aggregate_topic(group: str, day: str, table: str) -> str:
@@ -103,15 +119,20 @@ def run(
     checkpoints: Path,
     freeze: Path,
     group: str = GROUP,
-    checkpoint_ms: int = 1000,
+    checkpoint_ms: int = CHECKPOINT_MS,
     restore: Path | None = None,
     start_offsets: dict[str, dict[int, int]] | None = None,
 ) -> None:
     env = streaming_env(checkpoints, checkpoint_ms, restore, parallelism=1)
     conf = env.get_config()
-    conf.set("python.executable", sys.executable)
-    conf.set("python.client.executable", sys.executable)
-    env.create_temporary_system_function("gate_known", known_function(staging))
+    conf.set("pipeline.global-job-parameters", f"{STAGING_PARAMETER}:{staging.resolve()}")
+    for key, value in TUNING.items():
+        conf.set(
+            key,
+            os.environ.get("DAYCLEAR_" + key.upper().replace(".", "_").replace("-", "_"), value),
+        )
+    env.execute_sql(KNOWN_FUNCTION)
+    env.execute_sql(FIELDS_FUNCTION)
     create_topics(bootstrap, group, day)
     sources = kafka_source_ddl(staging, bootstrap, {}, group, day, start_offsets, streaming=True)
     for ddl in [*sources, *sink_ddl(bootstrap, group, day)]:
@@ -148,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoint folder")
     parser.add_argument("--start-offsets", type=Path, help="JSON {topic: {partition: offset}}")
     parser.add_argument("--group", default=GROUP, help="Kafka consumer group (names the topics)")
-    parser.add_argument("--checkpoint-ms", type=int, default=1000)
+    parser.add_argument("--checkpoint-ms", type=int, default=CHECKPOINT_MS)
     parser.add_argument("--restore", action="store_true", help="resume from the newest checkpoint")
     args = parser.parse_args(argv)
     args.checkpoints.mkdir(parents=True, exist_ok=True)

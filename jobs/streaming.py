@@ -3,6 +3,7 @@ Kafka connector, exactly-once checkpoints kept after a crash, and recovery from 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,14 @@ CONNECTOR_DIR = ROOT / "target" / "flink-libs"
 
 
 def kafka_jars() -> str:
+    """The Kafka SQL connector and dayclear's own Flink functions (both built by ``make jars``)."""
     jars = sorted(CONNECTOR_DIR.glob("flink-sql-connector-kafka-*.jar"))
-    if not jars:
-        raise FileNotFoundError(f"no Kafka connector jar in {CONNECTOR_DIR}: run `make jars`")
-    return ";".join(j.as_uri() for j in jars)
+    functions = CONNECTOR_DIR / "dayclear-flink-functions.jar"
+    if not jars or not functions.exists():
+        raise FileNotFoundError(
+            f"no Kafka connector or function jar in {CONNECTOR_DIR}: run `make jars`"
+        )
+    return ";".join(j.as_uri() for j in [*jars, functions])
 
 
 def streaming_env(
@@ -34,6 +39,9 @@ def streaming_env(
     conf.set("state.checkpoints.dir", checkpoints.resolve().as_uri())
     conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set("table.exec.source.idle-timeout", "1 s")
+    rest_port = os.environ.get("DAYCLEAR_FLINK_REST_PORT")
+    if rest_port:  # the job's REST API (metrics per operator: busy and back-pressured time)
+        conf.set("rest.port", rest_port)
     if restore is not None:
         conf.set("execution.state-recovery.path", restore.resolve().as_uri())
     return env

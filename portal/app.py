@@ -215,11 +215,13 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
         except d.NotFound as exc:
             raise not_found("day or version") from exc
         report = d.reconciliation(src, day, version) if version else None
+        status = d.status(src, day)
         return {
             "day": day,
             "version": version,
             "versions": versions,
-            "status": d.status(src, day),
+            "status": status,
+            "settled_by": d.settled_by(manifest, status),
             "manifest": manifest,
             "report": report,
             "breaks": views.breaks_of(report),

@@ -76,6 +76,13 @@ def status(src: Sources, day: str) -> dict[str, Any]:
     return _json(_day_dir(src, day) / "status.json") or {"trading_day": day}
 
 
+def settled_by(manifest: dict[str, Any] | None, status: dict[str, Any]) -> dict[str, Any] | None:
+    """Which path settled a version and why (``{"path": "stream"|"batch", "reason": ...}``): the
+    version's own lineage, else the day's status (versions published before it was recorded)."""
+    found = ((manifest or {}).get("lineage") or {}).get("settled_by") or status.get("settled_by")
+    return found if isinstance(found, dict) else None
+
+
 def breaks(src: Sources, day: str) -> dict[str, Any] | None:
     """``breaks.json``: the problems that stopped the day before anything was published."""
     return _json(_day_dir(src, day) / "breaks.json")

@@ -26,7 +26,8 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
     state = tmp_path_factory.mktemp("kafka-state")
     os.environ["DAYCLEAR_STATE"] = str(state)
-    os.environ["DAYCLEAR_KAFKA_PORT"] = "19192"
+    # DAYCLEAR_TEST_KAFKA_PORT: another port when a second test session shares the machine
+    os.environ["DAYCLEAR_KAFKA_PORT"] = os.environ.get("DAYCLEAR_TEST_KAFKA_PORT", "19192")
     from dayclear import kafka_broker
 
     broker = kafka_broker.start()

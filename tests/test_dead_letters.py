@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dayclear.close import close_day
-from dayclear.kafka_io import produce_bundle
+from dayclear.kafka_io import produce_bundle, producer, read_values
 from dayclear.simulator import SimulationConfig, simulate
 from tests.same_aggregates import assert_same_as_file_fed
 
@@ -21,12 +21,9 @@ DAY = date(2026, 11, 20)  # the Friday before the stream-day test's Monday: its 
 
 
 def _send_raw(bootstrap: str, topic: str, key: str, value: bytes) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(topic, key=key.encode(), value=value)
-    producer.flush()
-    producer.close()
+    sender = producer(bootstrap)
+    sender.send(topic, key=key, value=value)
+    sender.close()
 
 
 def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
@@ -80,17 +77,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     assert_same_as_file_fed(bundle, DAY, snapshot, tmp_path)
 
     # and the refused records are on the dead-letter topic, with reason, field and raw text
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        "dead_letters",
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        isolation_level="read_committed",
-    )
-    letters = [json.loads(m.value) for m in consumer]
-    consumer.close()
+    letters = [json.loads(v) for v in read_values(kafka.bootstrap, "dead_letters")]
     ours = {
         (d["source_topic"], d["reason"], d["field"])
         for d in letters

@@ -1,4 +1,5 @@
-"""The embedded broker: a taken port is a clear error; topics follow schemas/ (real broker)."""
+"""The embedded broker: a taken port is a clear error; topics follow schemas/ (real broker); the
+client pieces of dayclear/kafka_io.py on it: the feed, offsets, transactions, consumer groups."""
 
 from __future__ import annotations
 
@@ -21,13 +22,104 @@ def test_port_taken_is_a_clear_error(tmp_path, monkeypatch) -> None:  # type: ig
 
 @pytest.mark.slow
 def test_topics_have_the_partition_counts_of_the_schemas(kafka) -> None:  # type: ignore[no-untyped-def]
-    from kafka import KafkaConsumer
+    from dayclear.kafka_io import partition_counts
 
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap)
-    try:
-        for topic, partitions in kafka_broker.topic_partitions().items():
-            assert len(consumer.partitions_for_topic(topic) or ()) == partitions, topic
-        assert {"orders", "trades", "fund_movements", "dead_letters", "alerts"} <= consumer.topics()
-    finally:
-        consumer.close()
+    found = partition_counts(kafka.bootstrap)
+    for topic, partitions in kafka_broker.topic_partitions().items():
+        assert found.get(topic) == partitions, topic
+    assert {"orders", "trades", "fund_movements", "dead_letters", "alerts"} <= set(found)
     assert kafka_broker.status() is not None
+
+
+@pytest.mark.slow
+def test_a_day_fed_in_pieces_is_on_its_topics_once_in_ts_order(kafka, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from datetime import date
+
+    from dayclear.kafka_io import TopicReader, end_offsets, produce_bundle
+    from dayclear.simulator import SimulationConfig, simulate
+    from schemas.registry import EVENT_TOPICS
+
+    day = date(2026, 11, 17)
+    counts = simulate(SimulationConfig(day=day, accounts=40, members=4, trades=30), tmp_path)
+    reader = TopicReader(kafka.bootstrap, EVENT_TOPICS)
+    try:
+        reader.read()  # what other tests left there
+        before = end_offsets(kafka.bootstrap, EVENT_TOPICS)
+        sent = [produce_bundle(tmp_path, kafka.bootstrap, day, (k, 2)) for k in range(2)]
+        paced = produce_bundle(tmp_path, kafka.bootstrap, day, rate=5_000)
+        assert {t: sent[0][t] + sent[1][t] for t in EVENT_TOPICS} == paced == counts
+        after = end_offsets(kafka.bootstrap, EVENT_TOPICS)
+        for topic in EVENT_TOPICS:
+            grew = sum(after[topic].values()) - sum(before[topic].values())
+            assert grew == 2 * counts[topic], topic
+        records = reader.read()
+        assert reader.behind() == []
+    finally:
+        reader.close()
+    assert len(records) == 2 * sum(counts.values())
+    by_partition: dict[tuple[str, int], list[dict[str, object]]] = {}
+    for m in records:
+        value = json.loads(m.value())
+        assert value["trading_day"] == day.isoformat()
+        by_partition.setdefault((m.topic(), m.partition()), []).append(value)
+    for values in by_partition.values():  # each run of the day in ts order within a partition
+        half = len(values) // 2
+        for run in (values[:half], values[half:]):
+            assert [v["ts"] for v in run] == sorted(v["ts"] for v in run)
+
+
+@pytest.mark.slow
+def test_readers_stop_at_the_last_stable_offset(kafka) -> None:  # type: ignore[no-untyped-def]
+    import time
+    import uuid
+
+    from confluent_kafka import Producer, TopicPartition
+
+    from dayclear.kafka_io import (
+        TopicReader,
+        create_topics,
+        end_offsets,
+        group_offsets,
+        new_consumer,
+        read_values,
+    )
+
+    topic = f"reader-test-{uuid.uuid4().hex[:8]}"
+    assert create_topics(kafka.bootstrap, {topic: 1}) == [topic]
+    assert create_topics(kafka.bootstrap, {topic: 1}) == []
+    writer = Producer({"bootstrap.servers": kafka.bootstrap, "transactional.id": topic})
+    writer.init_transactions(30)
+    writer.begin_transaction()
+    for n in range(3):
+        writer.produce(topic, f"committed {n}".encode())
+    writer.commit_transaction(30)
+    writer.begin_transaction()
+    writer.produce(topic, b"open")
+    writer.flush(30)
+    try:
+        assert end_offsets(kafka.bootstrap, [topic]) == {topic: {0: 4}}  # 3 records + the marker
+        assert end_offsets(kafka.bootstrap, [topic], read_committed=False) == {topic: {0: 5}}
+        reader = TopicReader(kafka.bootstrap, [topic])
+        assert [m.value() for m in reader.read(idle_s=5)] == [
+            b"committed 0",
+            b"committed 1",
+            b"committed 2",
+        ]
+        assert reader.behind() == []
+        writer.commit_transaction(30)
+        deadline = time.monotonic() + 10  # the commit marker is written just after the commit
+        while end_offsets(kafka.bootstrap, [topic])[topic][0] < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [m.value() for m in reader.read(idle_s=5)] == [b"open"]
+        reader.close()
+        assert read_values(kafka.bootstrap, topic)[-1] == b"open"
+    finally:
+        writer.flush(5)
+
+    group = f"group-{topic}"
+    assert group_offsets(kafka.bootstrap, group) == {}
+    consumer = new_consumer(kafka.bootstrap, group)
+    consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    consumer.close()
+    assert group_offsets(kafka.bootstrap, group) == {(topic, 0): 2}

@@ -35,27 +35,16 @@ def test_each_crossed_threshold_is_one_alert() -> None:
 
 @pytest.mark.slow
 def test_ops_dag_raises_an_alert_for_dead_letters(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from kafka import KafkaConsumer, KafkaProducer
-
     from dayclear.demo import prepare_airflow, run_airflow
+    from dayclear.kafka_io import producer, read_values
 
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
-    producer.send(
-        "dead_letters", json.dumps({"source_topic": "trades", "reason": "malformed"}).encode()
-    )
-    producer.flush()
-    producer.close()
+    sender = producer(kafka.bootstrap)
+    sender.send("dead_letters", {"source_topic": "trades", "reason": "malformed"})
+    sender.close()
     prepare_airflow(tmp_path / "ops.log")
     conf = json.dumps({"bootstrap": kafka.bootstrap, "thresholds": {"max_dead_letters": 0}})
     run_airflow("dags", "test", "dayclear_ops", "2026-11-23", "-c", conf, log=tmp_path / "ops.log")
-    consumer = KafkaConsumer(
-        "alerts",
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-    )
-    alerts = [json.loads(m.value) for m in consumer]
-    consumer.close()
+    alerts = [json.loads(v) for v in read_values(kafka.bootstrap, "alerts")]
     assert any(a["kind"] == "DEAD_LETTERS" and a["value"] >= 1 for a in alerts)
     from dayclear.paths import state_dir
 

@@ -91,3 +91,11 @@ def test_charts_print_exact_values_and_escape_labels() -> None:
     assert "1,234.50" in svg and "&lt;M&amp;2&gt;" in svg and "Margin &lt;top&gt;" in svg
     line = charts.lines("VWAP", ["w2", "w1"], {"vwap": [Decimal("10.5"), None]}, levels={"s": 10})
     assert line.count("<circle") == 1 and "s 10" in line
+
+
+def test_settled_by_comes_from_the_versions_lineage_else_the_status() -> None:
+    stream = {"path": "stream", "reason": "proof complete"}
+    batch = {"path": "batch", "reason": "re-issue"}
+    assert d.settled_by({"lineage": {"settled_by": stream}}, {"settled_by": batch}) == stream
+    assert d.settled_by({"lineage": {"source": "kafka"}}, {"settled_by": batch}) == batch
+    assert d.settled_by(None, {"trading_day": "2026-11-23"}) is None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dayclear.kafka_io import TopicReader, producer
 from dayclear.stream_jobs import start_surveillance, stop
 
 pytestmark = pytest.mark.slow
@@ -69,42 +70,33 @@ def start_job(bootstrap: str, day: str, work: Path, group: str, restore: bool = 
 
 
 def send(bootstrap: str, records: list[tuple[str, dict[str, object]]]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        value_serializer=lambda v: json.dumps(v).encode(),
-        key_serializer=str.encode,
-    )
+    sender = producer(bootstrap)
     for topic, record in records:
-        producer.send(topic, key=str(record["instrument_id"]), value=record)
-    producer.flush()
-    producer.close()
+        sender.send(topic, key=str(record["instrument_id"]), value=record)
+    sender.close()
 
 
 def alerts_of(
     bootstrap: str, day: str, wanted: int, job, log: Path, wait: float = 150
 ) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
     """The committed alerts of ``day``, once ``wanted`` are there (and 3 s more, to catch duplicates)."""
-    from kafka import KafkaConsumer
+    reader = TopicReader(bootstrap, ["alerts"])
 
-    consumer = KafkaConsumer(
-        "alerts",
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        consumer_timeout_ms=1000,
-        value_deserializer=lambda v: json.loads(v),
-    )
+    def more() -> list[dict[str, object]]:
+        alerts = [json.loads(m.value() or b"null") for m in reader.read(idle_s=1)]
+        return [a for a in alerts if isinstance(a, dict) and a.get("trading_day") == day]
+
     found: list[dict[str, object]] = []
     deadline = time.time() + wait
-    while time.time() < deadline and len(found) < wanted:
-        assert job.poll() is None, log.read_text()[-3000:]
-        found += [m.value for m in consumer if m.value.get("trading_day") == day]
-    time.sleep(3)
-    found += [m.value for m in consumer if m.value.get("trading_day") == day]
-    consumer.close()
+    try:
+        while time.time() < deadline and len(found) < wanted:
+            assert job.poll() is None, log.read_text()[-3000:]
+            found += more()
+            time.sleep(0.5)
+        time.sleep(3)
+        found += more()
+    finally:
+        reader.close()
     return found
 
 

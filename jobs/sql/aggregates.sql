@@ -14,16 +14,10 @@ FROM trades_timed
 GROUP BY instrument_id, CASE WHEN trading_micros < 0 THEN CAST(-1 AS BIGINT) ELSE trading_micros / 60000000 END;
 
 INSERT INTO agg_instrument_day
-SELECT d.instrument_id, d.n_trades, d.volume, CAST(d.pq AS STRING), CAST(f.price AS STRING),
-       CAST(d.high AS STRING), CAST(d.low AS STRING), CAST(l.price AS STRING), d.first_seq, d.last_seq,
-       l.trading_micros
-FROM (
-  SELECT instrument_id, COUNT(*) AS n_trades, SUM(qty) AS volume, SUM(price * qty) AS pq,
-         MAX(price) AS high, MIN(price) AS low, MIN(seq) AS first_seq, MAX(seq) AS last_seq
-  FROM trades_timed GROUP BY instrument_id
-) d
-JOIN trades_timed f ON f.seq = d.first_seq
-JOIN trades_timed l ON l.seq = d.last_seq;
+SELECT instrument_id, n_trades, volume, CAST(pq AS STRING), CAST(open_price AS STRING),
+       CAST(high AS STRING), CAST(low AS STRING), CAST(close_price AS STRING), first_seq, last_seq,
+       last_trading_micros
+FROM instrument_day_ends;
 
 INSERT INTO agg_declarations
 SELECT COALESCE(m.account_id, e.account_id), COALESCE(m.instrument_id, e.instrument_id),
@@ -44,9 +38,9 @@ SELECT account_id,
 FROM fund_movements GROUP BY account_id;
 
 INSERT INTO agg_control
-SELECT 'orders', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM orders
-UNION ALL SELECT 'trades', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM trades
-UNION ALL SELECT 'fund_movements', COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM fund_movements;
+SELECT 'orders', COUNT(*), {distinct_seq}, MIN(seq), MAX(seq) FROM orders
+UNION ALL SELECT 'trades', COUNT(*), {distinct_seq}, MIN(seq), MAX(seq) FROM trades
+UNION ALL SELECT 'fund_movements', COUNT(*), {distinct_seq}, MIN(seq), MAX(seq) FROM fund_movements;
 
 INSERT INTO agg_dead_letters
 SELECT source_topic, source_partition, source_offset, seq, `reason`, `field`, `raw` FROM dead_letters;

@@ -111,3 +111,7 @@ JOIN legs_matched o
  AND o.cum_open > c.td_lo AND o.cum_open - o.open_qty < c.td_hi
 WHERE c.close_qty > 0 AND c.td_hi > c.td_lo
 GROUP BY c.seq, c.leg_no;
+
+-- Per instrument: trades, volume, Σp·q, high, low, and the first and last trade (open, close, the
+-- last trade's trading time for §3); how the ends are found differs by mode (jobs/preaggregate.py).
+{instrument_day_ends}

@@ -1,0 +1,256 @@
+"""A trading session's streaming pre-aggregation, from the open to the close.
+
+Each day's session lives in one fixed folder, ``$DAYCLEAR_STATE/stream/<D>/``::
+
+    session.json         the run: trading day, run number, consumer group, job pid, bootstrap,
+                         bundle, start offsets, restores
+    staging/             what the job reads besides the topics (close.stage_for_gate)
+    start_offsets.json   where the day's range begins: the previous close's end offsets, else the
+                         topics' beginning
+    freeze.json          the close's end offsets (written by the close, read by the job)
+    freeze.json.done     written by the job once it has reached them and stopped with a savepoint
+    checkpoints/         the job's retained checkpoints and its final savepoint
+    job.log              the job's output
+
+:func:`open_session` stages the inputs, records the start offsets and starts
+``jobs/stream_preaggregate.py``; the close (:mod:`dayclear.stream_close`) freezes it. Every fresh
+run of a day gets its own consumer group (``dayclear-preaggregate-stream-<D>-r<N>``), which also
+names its aggregate topics, so a run never reads a crashed run's committed offsets or aggregates;
+``restore`` resumes the same run from its newest checkpoint instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from settlement.durable import replace_file
+from settlement.formats import json_bytes
+
+from .close import previous_close, stage_for_gate
+from .kafka_io import offsets
+from .paths import state_dir
+from .pipeline import load_inputs
+from .stream_jobs import PREAGGREGATE_CHECKPOINT_MS, PREAGGREGATE_GROUP, start_preaggregation
+
+log = logging.getLogger(__name__)
+
+Offsets = dict[str, dict[int, int]]
+
+
+class SessionError(Exception):
+    """A session cannot be opened as asked (one is running already, nothing to restore)."""
+
+
+@dataclass(frozen=True)
+class SessionPaths:
+    """The fixed layout of one day's session."""
+
+    root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.root / "session.json"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def start_offsets(self) -> Path:
+        return self.root / "start_offsets.json"
+
+    @property
+    def freeze(self) -> Path:
+        return self.root / "freeze.json"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "freeze.json.done"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "job.log"
+
+
+def session_paths(day: date) -> SessionPaths:
+    return SessionPaths((state_dir() / "stream" / day.isoformat()).absolute())
+
+
+@dataclass(frozen=True)
+class Session:
+    """One run of a day's streaming pre-aggregation, as recorded in its ``session.json``."""
+
+    day: date
+    run: int
+    group: str
+    pid: int
+    bootstrap: str
+    bundle: Path
+    start_offsets: Offsets
+    restores: int = 0
+    #: the job's process, only in the process that started it (tests stop it through this)
+    job: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def paths(self) -> SessionPaths:
+        return session_paths(self.day)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "trading_day": self.day.isoformat(),
+            "run": self.run,
+            "group": self.group,
+            "pid": self.pid,
+            "bootstrap": self.bootstrap,
+            "bundle": str(self.bundle),
+            "start_offsets": offsets_json(self.start_offsets),
+            "restores": self.restores,
+        }
+
+
+def read_session(day: date) -> Session | None:
+    """The day's session as recorded, or None when none was opened."""
+    path = session_paths(day).record
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text())
+    return Session(
+        day=date.fromisoformat(raw["trading_day"]),
+        run=int(raw["run"]),
+        group=raw["group"],
+        pid=int(raw["pid"]),
+        bootstrap=raw["bootstrap"],
+        bundle=Path(raw["bundle"]),
+        start_offsets=offsets_of(raw["start_offsets"]),
+        restores=int(raw.get("restores", 0)),
+    )
+
+
+def open_session(
+    day: date,
+    bundle: Path,
+    bootstrap: str,
+    *,
+    snapshot: Path | None = None,
+    restore: bool = False,
+    checkpoint_ms: int = PREAGGREGATE_CHECKPOINT_MS,
+) -> Session:
+    """Start the day's streaming pre-aggregation and return once it is started.
+
+    A fresh run stages ``bundle``'s reference ids and opening positions, starts the day's range at
+    the end offsets of the latest close before ``day`` among the snapshots beside ``snapshot``
+    (default ``$DAYCLEAR_STATE/snapshots/<D>``), else at the topics' beginning, and clears what an
+    earlier run of the day left. ``restore`` resumes the recorded run from its newest checkpoint."""
+    paths = session_paths(day)
+    previous = read_session(day)
+    if previous is not None and job_running(previous):
+        raise SessionError(f"the session of {day} is running already (pid {previous.pid})")
+    if restore:
+        if previous is None:
+            raise SessionError(f"no session of {day} to restore ({paths.record} is missing)")
+        if previous.bootstrap != bootstrap:
+            raise SessionError(f"the session of {day} reads {previous.bootstrap}, not {bootstrap}")
+        job = _start(previous, paths, bootstrap, checkpoint_ms, restore=True)
+        session = replace(previous, pid=job.pid, restores=previous.restores + 1, job=job)
+    else:
+        run = previous.run + 1 if previous is not None else 1
+        shutil.rmtree(paths.root, ignore_errors=True)
+        stage_for_gate(bundle, day, paths.staging, load_inputs(bundle, day))
+        snapshot = snapshot or state_dir() / "snapshots" / day.isoformat()
+        start = previous_close(snapshot, day) or offsets(bootstrap, "beginning")
+        replace_file(paths.start_offsets, json_bytes(offsets_json(start)))
+        session = Session(
+            day=day,
+            run=run,
+            group=f"{PREAGGREGATE_GROUP}-{day.isoformat()}-r{run}",
+            pid=0,
+            bootstrap=bootstrap,
+            bundle=bundle,
+            start_offsets=start,
+        )
+        job = _start(session, paths, bootstrap, checkpoint_ms, restore=False)
+        session = replace(session, pid=job.pid, job=job)
+    replace_file(paths.record, json_bytes(session.as_json()))
+    log.info(
+        "session of %s: run %d, group %s, job pid %d%s",
+        day,
+        session.run,
+        session.group,
+        session.pid,
+        " (restored)" if restore else "",
+    )
+    return session
+
+
+def _start(
+    session: Session, paths: SessionPaths, bootstrap: str, checkpoint_ms: int, *, restore: bool
+) -> subprocess.Popen[bytes]:
+    return start_preaggregation(
+        bootstrap,
+        session.day.isoformat(),
+        paths.staging,
+        paths.freeze,
+        paths.checkpoints,
+        paths.log,
+        group=session.group,
+        start_offsets=paths.start_offsets,
+        checkpoint_ms=checkpoint_ms,
+        restore=restore,
+    )
+
+
+def job_running(session: Session) -> bool:
+    """Is the session's job alive: its pid a running (not zombie) ``jobs.stream_preaggregate``
+    process of this session's freeze file? A pid can be reused once the job is gone, hence the
+    command line check. Reads ``/proc`` (Linux), because the caller (a DAG task, a later command)
+    is usually not the job's parent and cannot wait on it."""
+    proc = Path("/proc") / str(session.pid)
+    try:
+        stat = (proc / "stat").read_text()
+        command = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return (
+        state not in {"Z", "X"}
+        and b"jobs.stream_preaggregate" in command
+        and str(session.paths.freeze).encode() in command
+    )
+
+
+def stop_job(session: Session, grace_s: float = 30) -> None:
+    """Stop the session's job (its whole process group: the Python driver and its JVM): SIGTERM,
+    then SIGKILL if it is still there after ``grace_s`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not job_running(session):
+            return
+        try:
+            os.killpg(session.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while job_running(session) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def offsets_json(found: Offsets) -> dict[str, dict[str, int]]:
+    """Offsets as JSON has them (partitions as text keys), partitions in order."""
+    return {t: {str(p): o for p, o in sorted(parts.items())} for t, parts in found.items()}
+
+
+def offsets_of(raw: dict[str, dict[str, int]]) -> Offsets:
+    """Offsets read back from JSON."""
+    return {t: {int(p): int(o) for p, o in parts.items()} for t, parts in raw.items()}
