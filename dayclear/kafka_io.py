@@ -425,16 +425,33 @@ def new_consumer(
 
 
 class TopicReader:
-    """Every partition of ``topics`` read from its oldest record, keeping its positions: each
-    :meth:`read` returns what is new up to the end offsets as they were when it was called."""
+    """Every partition of ``topics`` read from its oldest record (or from ``start``, where given),
+    keeping its positions: each :meth:`read` returns what is new up to the end offsets as they were
+    when it was called."""
 
-    def __init__(self, bootstrap: str, topics: Iterable[str], *, read_committed: bool = True):
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Iterable[str],
+        *,
+        read_committed: bool = True,
+        start: dict[tuple[str, int], int] | None = None,
+    ):
         self.bootstrap, self.read_committed = bootstrap, read_committed
         self.topics = list(topics)
-        start = beginning_offsets(bootstrap, self.topics)
-        self.positions = {(t, p): o for t, parts in start.items() for p, o in parts.items()}
+        oldest = beginning_offsets(bootstrap, self.topics)
+        self.positions = {
+            (t, p): max(o, (start or {}).get((t, p), o))
+            for t, parts in oldest.items()
+            for p, o in parts.items()
+        }
         self.consumer = new_consumer(bootstrap, read_committed=read_committed)
-        self.consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in self.positions])
+        self.consumer.assign(
+            [
+                TopicPartition(t, p, o if (t, p) in (start or {}) else OFFSET_BEGINNING)
+                for (t, p), o in self.positions.items()
+            ]
+        )
 
     def _ends(self) -> dict[tuple[str, int], int]:
         ends = end_offsets(self.bootstrap, self.topics, read_committed=self.read_committed)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import polars as pl
+
 from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.aggregates import read_aggregates
@@ -105,16 +107,29 @@ def bundle_fingerprint(bundle: Path) -> dict[str, str]:
     }
 
 
-def build_snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> Path:
-    """The trade journal of a frozen snapshot (settlement.journal_files): intraday work, done
-    here at the latest when the end of day finds none. Returns the snapshot."""
+@dataclass(frozen=True)
+class JournalTerms:
+    """What pricing legs into the journal needs of the day's inputs (settlement.journal_files)."""
+
+    instruments: pl.DataFrame
+    account_members: pl.DataFrame
+    member_ids: list[str]
+
+
+def journal_terms(inputs: Inputs, day: date) -> JournalTerms:
     reference = inputs.reference
-    build_journal(
-        snapshot,
+    return JournalTerms(
         instrument_table(reference, inputs.opening, day),
         reference.accounts.select("account_id", "member_id"),
         reference.members["member_id"].sort().to_list(),
     )
+
+
+def build_snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> Path:
+    """The trade journal of a frozen snapshot (settlement.journal_files): intraday work, done
+    here at the latest when the end of day finds none. Returns the snapshot."""
+    terms = journal_terms(inputs, day)
+    build_journal(snapshot, terms.instruments, terms.account_members, terms.member_ids)
     return snapshot
 
 

@@ -11,9 +11,12 @@ Each day's session lives in one fixed folder, ``$DAYCLEAR_STATE/stream/<D>/``::
     freeze.json.done     written by the job once it has reached them and stopped with a savepoint
     checkpoints/         the job's retained checkpoints and its final savepoint
     job.log              the job's output
+    journal/             the trade journal's segments, priced during the session from the legs the
+                         job commits (dayclear/journal_follower.py)
+    journal.log          the journal follower's output
 
-:func:`open_session` stages the inputs, records the start offsets and starts
-``jobs/stream_preaggregate.py``; the close (:mod:`dayclear.stream_close`) freezes it. Every fresh
+:func:`open_session` stages the inputs, records the start offsets, creates the run's aggregate
+topics and starts ``jobs/stream_preaggregate.py`` and the journal follower; the close (:mod:`dayclear.stream_close`) freezes it. Every fresh
 run of a day gets its own consumer group (``dayclear-preaggregate-stream-<D>-r<N>``), which also
 names its aggregate topics, so a run never reads a crashed run's committed offsets or aggregates;
 ``restore`` resumes the same run from its newest checkpoint instead.
@@ -28,10 +31,12 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from jobs.stream_preaggregate import create_topics
 from settlement.durable import replace_file
 from settlement.formats import json_bytes
 
@@ -39,7 +44,12 @@ from .close import previous_close, stage_for_gate
 from .kafka_io import offsets
 from .paths import state_dir
 from .pipeline import load_inputs
-from .stream_jobs import PREAGGREGATE_CHECKPOINT_MS, PREAGGREGATE_GROUP, start_preaggregation
+from .stream_jobs import (
+    PREAGGREGATE_CHECKPOINT_MS,
+    PREAGGREGATE_GROUP,
+    start_journal_follower,
+    start_preaggregation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +94,14 @@ class SessionPaths:
     def log(self) -> Path:
         return self.root / "job.log"
 
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal"
+
+    @property
+    def journal_log(self) -> Path:
+        return self.root / "journal.log"
+
 
 def session_paths(day: date) -> SessionPaths:
     return SessionPaths((state_dir() / "stream" / day.isoformat()).absolute())
@@ -101,6 +119,8 @@ class Session:
     bundle: Path
     start_offsets: Offsets
     restores: int = 0
+    #: the journal follower's pid (dayclear/journal_follower.py), 0 before it is started
+    journal_pid: int = 0
     #: the job's process, only in the process that started it (tests stop it through this)
     job: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
@@ -118,6 +138,7 @@ class Session:
             "bundle": str(self.bundle),
             "start_offsets": offsets_json(self.start_offsets),
             "restores": self.restores,
+            "journal_pid": self.journal_pid,
         }
 
 
@@ -136,6 +157,7 @@ def read_session(day: date) -> Session | None:
         bundle=Path(raw["bundle"]),
         start_offsets=offsets_of(raw["start_offsets"]),
         restores=int(raw.get("restores", 0)),
+        journal_pid=int(raw.get("journal_pid", 0)),
     )
 
 
@@ -165,6 +187,7 @@ def open_session(
             raise SessionError(f"the session of {day} reads {previous.bootstrap}, not {bootstrap}")
         job = _start(previous, paths, bootstrap, checkpoint_ms, restore=True)
         session = replace(previous, pid=job.pid, restores=previous.restores + 1, job=job)
+        stop_follower(previous)  # a follower of the crashed run may still be reading
     else:
         run = previous.run + 1 if previous is not None else 1
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -181,8 +204,12 @@ def open_session(
             bundle=bundle,
             start_offsets=start,
         )
+        create_topics(bootstrap, session.group, day.isoformat())
         job = _start(session, paths, bootstrap, checkpoint_ms, restore=False)
         session = replace(session, pid=job.pid, job=job)
+    replace_file(paths.record, json_bytes(session.as_json()))
+    follower = start_journal_follower(day.isoformat(), paths.journal_log)  # reads the record
+    session = replace(session, journal_pid=follower.pid)
     replace_file(paths.record, json_bytes(session.as_json()))
     log.info(
         "session of %s: run %d, group %s, job pid %d%s",
@@ -212,38 +239,56 @@ def _start(
     )
 
 
-def job_running(session: Session) -> bool:
-    """Is the session's job alive: its pid a running (not zombie) ``jobs.stream_preaggregate``
-    process of this session's freeze file? A pid can be reused once the job is gone, hence the
-    command line check. Reads ``/proc`` (Linux), because the caller (a DAG task, a later command)
-    is usually not the job's parent and cannot wait on it."""
-    proc = Path("/proc") / str(session.pid)
+def _alive(pid: int, module: bytes, argument: str) -> bool:
+    """Is ``pid`` a running (not zombie) ``python -m module`` process given ``argument``? A pid
+    can be reused once the process is gone, hence the command line check. Reads ``/proc`` (Linux),
+    because the caller (a DAG task, a later command) is usually not its parent and cannot wait on
+    it."""
+    proc = Path("/proc") / str(pid)
     try:
         stat = (proc / "stat").read_text()
         command = (proc / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
     state = stat.rsplit(")", 1)[-1].split()[0]
-    return (
-        state not in {"Z", "X"}
-        and b"jobs.stream_preaggregate" in command
-        and str(session.paths.freeze).encode() in command
+    return state not in {"Z", "X"} and module in command and argument.encode() in command
+
+
+def job_running(session: Session) -> bool:
+    """Is the session's job alive: its pid a running ``jobs.stream_preaggregate`` process of this
+    session's freeze file?"""
+    return _alive(session.pid, b"jobs.stream_preaggregate", str(session.paths.freeze))
+
+
+def follower_running(session: Session) -> bool:
+    """Is the session's journal follower alive?"""
+    return session.journal_pid > 0 and _alive(
+        session.journal_pid, b"dayclear.journal_follower", session.day.isoformat()
     )
 
 
-def stop_job(session: Session, grace_s: float = 30) -> None:
-    """Stop the session's job (its whole process group: the Python driver and its JVM): SIGTERM,
-    then SIGKILL if it is still there after ``grace_s`` seconds."""
+def _stop(pid: int, running: Callable[[], bool], grace_s: float) -> None:
+    """SIGTERM the process group of ``pid``, then SIGKILL if it is still there after ``grace_s``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not job_running(session):
+        if not running():
             return
         try:
-            os.killpg(session.pid, sig)
+            os.killpg(pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace_s
-        while job_running(session) and time.monotonic() < deadline:
+        while running() and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+def stop_job(session: Session, grace_s: float = 30) -> None:
+    """Stop the session's job (its whole process group: the Python driver and its JVM)."""
+    _stop(session.pid, lambda: job_running(session), grace_s)
+
+
+def stop_follower(session: Session, grace_s: float = 30) -> None:
+    """Stop the session's journal follower; a segment it was writing is whole or absent."""
+    _stop(session.journal_pid, lambda: follower_running(session), grace_s)
 
 
 def offsets_json(found: Offsets) -> dict[str, dict[str, int]]:

@@ -3,8 +3,9 @@
 :func:`close_from_stream` writes the close's end offsets to the session's freeze file, waits on the
 job's own signals (``freeze.json.done``, its process) until it has reached them and stopped with a
 final savepoint, folds its aggregate topics (:func:`dayclear.stream_snapshot.freeze_snapshot`) into
-a hidden folder beside the snapshot, builds the trade journal and the completeness proof there, and
-only then renames it into place. When the stream cannot give a complete snapshot it raises
+a hidden folder beside the snapshot, finishes the trade journal priced during the session
+(:mod:`dayclear.journal_follower`: the last legs priced, the segments merged), writes the
+completeness proof there, and only then renames it into place. When the stream cannot give a complete snapshot it raises
 :class:`StreamUnavailable` with the reason and leaves the snapshot as it was.
 
 :func:`close_stream_first` is what the settlement DAG runs: the stream first, and on
@@ -23,14 +24,17 @@ import time
 from datetime import date
 from pathlib import Path
 
-from schemas.registry import EVENT_TOPICS
+from jobs.stream_preaggregate import LEGS
+from schemas.registry import EVENT_TOPICS, file_spec, group_specs
 from settlement.aggregates import read_aggregate
-from settlement.durable import replace_file, sync_dir, sync_tree
+from settlement.durable import link_or_copy, replace_file, sync_dir, sync_tree
 from settlement.formats import json_bytes
+from settlement.journal_files import JOURNAL, finish_journal, publish_journal
 
 from .close import COMPLETENESS, close_day, completeness, send_dead_letters
+from .journal_follower import catch_up
 from .kafka_io import offsets
-from .pipeline import build_snapshot_journal, load_inputs
+from .pipeline import Inputs, journal_terms, load_inputs
 from .session import (
     Offsets,
     Session,
@@ -39,6 +43,7 @@ from .session import (
     offsets_of,
     read_session,
     session_paths,
+    stop_follower,
     stop_job,
 )
 from .stream_jobs import committed
@@ -144,13 +149,17 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
     day = session.day
     work = snapshot.with_name(f".{snapshot.name}.stream.partial")
     shutil.rmtree(work, ignore_errors=True)
+    inputs = load_inputs(bundle, day)
+    stop_follower(session)  # the job has frozen: what is left of its legs, the close prices
     try:
-        freeze_snapshot(session.bootstrap, session.group, day.isoformat(), work)
+        tables = [s.name for s in group_specs("aggregates") if s.name != LEGS]
+        freeze_snapshot(session.bootstrap, session.group, day.isoformat(), work, tables)
+        segments = catch_up(session, inputs)
     except Exception as exc:  # the fold's own errors (Kafka client, a stuck topic): no snapshot
         shutil.rmtree(work, ignore_errors=True)
         raise StreamUnavailable(f"folding the aggregate topics failed: {exc}") from exc
     try:
-        build_snapshot_journal(work, load_inputs(bundle, day), day)
+        _finish_journal(segments, work, inputs, day)
         record = completeness(day, session.start_offsets, end, work)
         if not record["complete"]:
             raise StreamUnavailable(f"the stream's completeness proof fails: {_failed(record)}")
@@ -164,6 +173,21 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
     os.replace(work, snapshot)
     sync_dir(snapshot.parent)
     return record
+
+
+def _finish_journal(segments: list[Path], snapshot: Path, inputs: Inputs, day: date) -> None:
+    """The snapshot's legs and journal from the segments priced during the session: each
+    segment's legs linked in as one part of ``agg_legs``, and the segments merged."""
+    legs = snapshot / file_spec(LEGS).path.removesuffix(".csv")
+    legs.mkdir(parents=True, exist_ok=True)
+    for segment in segments:
+        link_or_copy(segment / "legs.csv", legs / f"part-{segment.name}")
+    terms = journal_terms(inputs, day)
+    work = snapshot / f".{JOURNAL}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    finish_journal(segments, work, terms.instruments, terms.member_ids, terms.account_members)
+    publish_journal(work, snapshot)
 
 
 def _failed(record: dict[str, object]) -> str:

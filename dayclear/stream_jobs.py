@@ -67,6 +67,11 @@ def start_preaggregation(
     return _start("jobs.stream_preaggregate", args, log)
 
 
+def start_journal_follower(day: str, log: Path) -> subprocess.Popen[bytes]:
+    """The journal follower (dayclear/journal_follower.py) of the day's recorded session."""
+    return _start("dayclear.journal_follower", ["--day", day], log)
+
+
 def start_risk_monitor(
     bootstrap: str,
     day: str,

@@ -9,7 +9,7 @@ the fold gives the same bytes."""
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,61 +20,53 @@ from schemas.registry import FileSpec, group_specs
 from settlement.aggregates import Aggregates
 from settlement.tables import LINE, parse_text_frame
 
+from .kafka_io import TopicReader
+
+
+def text_frame(spec: FileSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows as the job wrote them (JSON values) as text columns, in the schema's column order."""
+    names = spec.column_names
+    return pl.DataFrame(
+        {n: [None if r.get(n) is None else str(r[n]) for r in rows] for n in names},
+        schema={n: pl.String for n in names},
+    )
+
 
 class AggregateTopics:
-    """The aggregate topics of one streaming run (``group``, ``day``), folded incrementally."""
+    """The aggregate topics of one streaming run (``group``, ``day``), folded incrementally;
+    ``tables`` (default: all) names the aggregate tables to follow."""
 
-    def __init__(self, bootstrap: str, group: str, day: str) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
-        self.specs = {aggregate_topic(group, day, s.name): s for s in group_specs("aggregates")}
+    def __init__(
+        self, bootstrap: str, group: str, day: str, tables: Iterable[str] | None = None
+    ) -> None:
+        wanted = set(tables) if tables is not None else None
+        self.specs = {
+            aggregate_topic(group, day, s.name): s
+            for s in group_specs("aggregates")
+            if wanted is None or s.name in wanted
+        }
         self.rows: dict[str, dict[bytes, dict[str, Any]]] = {t: {} for t in self.specs}
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        self.partitions = [TopicPartition(t, 0) for t in self.specs]
-        self.consumer.assign(self.partitions)
-        self.consumer.seek_to_beginning(*self.partitions)
+        self.reader = TopicReader(bootstrap, self.specs)
 
     def catch_up(self, idle_s: float = 30) -> int:
         """Read up to the topics' last stable offsets as they are now, unless nothing comes for
         ``idle_s`` seconds while behind; returns the records read."""
-        ends = self.consumer.end_offsets(self.partitions)
-        read, deadline = 0, time.monotonic() + idle_s
-        while time.monotonic() < deadline and any(
-            self.consumer.position(tp) < ends[tp] for tp in self.partitions
-        ):
-            for tp, records in self.consumer.poll(timeout_ms=200).items():
-                table = self.rows[tp.topic]
-                for record in records:
-                    if record.value is None:
-                        table.pop(record.key, None)
-                    else:
-                        table[record.key] = json.loads(record.value)
-                read += len(records)
-                deadline = time.monotonic() + idle_s
-        return read
+        records = self.reader.read(idle_s)
+        for record in records:
+            table, key, value = self.rows[str(record.topic())], record.key() or b"", record.value()
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = json.loads(value)
+        return len(records)
 
     def behind(self) -> list[str]:
         """The topics not read to their last stable offset, with where the reading stands."""
-        ends = self.consumer.end_offsets(self.partitions)
-        return [
-            f"{tp.topic} at {self.consumer.position(tp)} of {ends[tp]}"
-            for tp in self.partitions
-            if self.consumer.position(tp) < ends[tp]
-        ]
+        return self.reader.behind()
 
     def text(self, topic: str) -> pl.DataFrame:
         """The table's current rows as text columns, in the schema's column order."""
-        names = self.specs[topic].column_names
-        rows = list(self.rows[topic].values())
-        return pl.DataFrame(
-            {n: [None if r.get(n) is None else str(r[n]) for r in rows] for n in names},
-            schema={n: pl.String for n in names},
-        )
+        return text_frame(self.specs[topic], list(self.rows[topic].values()))
 
     def aggregates(self) -> Aggregates:
         """The tables as the EOD reads them, through the checked parse step."""
@@ -86,7 +78,7 @@ class AggregateTopics:
         return Aggregates(**tables)
 
     def close(self) -> None:
-        self.consumer.close()
+        self.reader.close()
 
 
 def _write(spec: FileSpec, frame: pl.DataFrame, snapshot: Path) -> None:
@@ -97,9 +89,12 @@ def _write(spec: FileSpec, frame: pl.DataFrame, snapshot: Path) -> None:
     frame.write_csv(folder / "part-0", include_header=False, null_value="")
 
 
-def freeze_snapshot(bootstrap: str, group: str, day: str, snapshot: Path) -> dict[str, int]:
-    """Fold every aggregate topic of the run into ``snapshot``; returns rows per table."""
-    topics = AggregateTopics(bootstrap, group, day)
+def freeze_snapshot(
+    bootstrap: str, group: str, day: str, snapshot: Path, tables: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Fold the run's aggregate topics (``tables``, default all) into ``snapshot``; returns rows
+    per table."""
+    topics = AggregateTopics(bootstrap, group, day, tables)
     try:
         topics.catch_up()
         behind = topics.behind()

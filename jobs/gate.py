@@ -29,9 +29,11 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value(field: str, kind: str) -> str:
-    """A field of the record, read from its parsed fields ``f`` (:data:`FIELDS_FUNCTION`)."""
-    text = f"f[{_lit(field)}]"
+def _value(topic: str, field: str, kind: str) -> str:
+    """A field of the record, read from its parsed fields ``f`` (:data:`FIELDS_FUNCTION`): the
+    topic's schema columns in order, ``f[1]`` the first."""
+    at = topic_spec(topic).column_names.index(field) + 1
+    text = f"f[{at}]"
     return f"TRY_CAST({text} AS BIGINT)" if kind == "int" else text
 
 
@@ -44,7 +46,7 @@ def _field_checks(topic: str) -> list[tuple[str, str, str]]:
     for column in spec.columns:
         prop, name = props[column.name], column.name
         kind = "int" if column.type == "int" else "string"
-        value = _value(name, kind)
+        value = _value(topic, name, kind)
         if name in required and not column.nullable:  # a nullable field is checked when present
             checks.append((name, f"{value} IS NULL", f"missing or not a valid {kind}"))
         if "minimum" in prop:
@@ -68,7 +70,7 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
 
     Batch mode (the close over a bounded range) looks the references up with joins and keeps the
     first record of a ``seq`` by partition and offset. Streaming mode must stay append-only (the
-    matchings downstream are OVER aggregations, which take no retractions), so it asks the
+    matchings downstream are a process table function that takes no retractions), so it asks the
     ``gate_known`` function (:data:`KNOWN_FUNCTION`) instead of joining, and keeps the first record
     of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key)."""
     spec = topic_spec(topic)
@@ -76,13 +78,13 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
     for field, wrong, reason in _field_checks(topic):
         cases.append(f"WHEN {wrong} THEN {_lit(reason + '|' + field)}")
     cases.append(
-        f"WHEN {_value('trading_day', 'string')} <> {_lit(day)} THEN "
+        f"WHEN {_value(topic, 'trading_day', 'string')} <> {_lit(day)} THEN "
         f"{_lit(f'trading day is not the open day {day} (closed or future day)|trading_day')}"
     )
     joins = []
     for n, column in enumerate(c for c in spec.columns if c.name in REFERENCES):
         table, alias = REFERENCES[column.name], f"r{n}"
-        value = _value(column.name, "string")
+        value = _value(topic, column.name, "string")
         noun = "account" if table == "gate_accounts" else "instrument"
         if streaming:
             unknown = f"NOT gate_known({_lit(table)}, {value})"
@@ -92,10 +94,10 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
         cases.append(f"WHEN {unknown} THEN {_lit(f'unknown {noun}|{column.name}')}")
     verdict = "CASE " + " ".join(cases) + " END"
     typed = ",\n  ".join(
-        f"{_value(c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
+        f"{_value(topic, c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
         for c in spec.columns
     )
-    seq = _value("seq", "int")
+    seq = _value(topic, "seq", "int")
     nth = (
         f"COUNT(*) OVER (PARTITION BY verdict, {seq} ORDER BY proc"
         " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
@@ -104,7 +106,7 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
     )
     return [
         f"""CREATE TEMPORARY VIEW parsed_{topic} AS
-SELECT kpartition, koffset, v, json_fields(v) AS f{", proc" if streaming else ""}
+SELECT kpartition, koffset, v, json_fields(v, {_lit(",".join(spec.column_names))}) AS f{", proc" if streaming else ""}
 FROM kafka_{topic}""",
         f"""CREATE TEMPORARY VIEW judged_{topic} AS
 SELECT kpartition, koffset, v, f, {verdict} AS verdict{", proc" if streaming else ""}
@@ -125,9 +127,10 @@ FROM checked_{topic} WHERE verdict IS NOT NULL OR nth > 1""",
     ]
 
 
-#: ``json_fields(v)``: the record parsed once into a map of its scalar fields (NULL when it is not
-#: one JSON object), a Java function (src/main/java/dev/dayclear/flink/JsonFields.java) giving each
-#: field as ``JSON_VALUE`` would; ``JSON_VALUE`` itself parses the whole record again for every read.
+#: ``json_fields(v, names)``: the record parsed once into an array of the named scalar fields (NULL
+#: when it is not one JSON object), a Java function (src/main/java/dev/dayclear/flink/JsonFields.java)
+#: giving each field as ``JSON_VALUE`` would; ``JSON_VALUE`` itself parses the whole record again for
+#: every read, and a map of fields is searched key by key at every read.
 FIELDS_FUNCTION = (
     "CREATE TEMPORARY SYSTEM FUNCTION json_fields AS 'dev.dayclear.flink.JsonFields' LANGUAGE JAVA"
 )

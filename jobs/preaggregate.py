@@ -18,9 +18,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemas.registry import EVENT_TOPICS, file_spec, flink_type, group_specs, topic_spec
 from settlement.durable import sync_dir, sync_tree
+
+if TYPE_CHECKING:
+    from pyflink.table import TableEnvironment
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,25 +160,30 @@ SELECT instrument_id, COUNT(*) AS n_trades, SUM(qty) AS volume, SUM(price * qty)
 FROM trades_timed GROUP BY instrument_id;""",
 }
 
-#: The only differences between the batch and the streaming run of the SQL: the order the
-#: matchings walk a key's legs in (streaming OVER aggregations order by a time attribute), the
-#: first and last trade of an instrument (above), and the distinct seq count of the control table,
-#: which in streaming is the admitted count: the gate has already refused every repeated seq, and
-#: a COUNT(DISTINCT) would keep every seq of the day in state (the batch run still counts them).
+#: The only differences between the batch and the streaming run of the SQL: how the §5.1 matchings
+#: are done (:data:`MATCHING`), the first and last trade of an instrument (above), and the distinct
+#: seq count of the control table, which in streaming is the admitted count: the gate has already
+#: refused every repeated seq, and a COUNT(DISTINCT) would keep every seq of the day in state (the
+#: batch run still counts them).
 MODES = {
     "batch": {
-        "{order}": "seq, leg_no",
-        "{leg_time}": "",
         "{instrument_day_ends}": INSTRUMENT_DAY_ENDS["batch"],
         "{distinct_seq}": "COUNT(DISTINCT seq)",
     },
     "streaming": {
-        "{order}": "proc",
-        "{leg_time}": ",\n       PROCTIME() AS proc",
         "{instrument_day_ends}": INSTRUMENT_DAY_ENDS["streaming"],
         "{distinct_seq}": "COUNT(*)",
     },
 }
+
+#: The view ``legs_costed`` (each leg with its §5.1 matchings) per mode: window aggregations and
+#: joins over the whole day in batch, the ``match_legs`` process table function one leg at a time
+#: in streaming (a PTF cannot run in batch mode).
+MATCHING = {"batch": SQL_DIR / "matching.sql", "streaming": SQL_DIR / "matching_stream.sql"}
+
+MATCH_FUNCTION = (
+    "CREATE TEMPORARY SYSTEM FUNCTION match_legs AS 'dev.dayclear.flink.MatchLegs' LANGUAGE JAVA"
+)
 
 
 def statements(path: Path, mode: str = "batch") -> list[str]:
@@ -184,6 +193,19 @@ def statements(path: Path, mode: str = "batch") -> list[str]:
     for placeholder, value in MODES[mode].items():
         text = text.replace(placeholder, value)
     return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def register_views(env: TableEnvironment, mode: str = "batch") -> None:
+    """The typed views, then the matchings of ``mode`` as the view ``legs_costed``: what the
+    aggregates read. The streaming matchings are one query, registered from its plan."""
+    for statement in statements(SQL_DIR / "views.sql", mode):
+        env.execute_sql(statement)
+    if mode == "streaming":
+        (query,) = statements(MATCHING[mode], mode)
+        env.create_temporary_view("legs_costed", env.sql_query(query))
+    else:
+        for statement in statements(MATCHING[mode], mode):
+            env.execute_sql(statement)
 
 
 def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False) -> None:
@@ -205,8 +227,7 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     shutil.rmtree(tmp, ignore_errors=True)
     for ddl in [*sources, *sink_ddl(tmp)]:
         env.execute_sql(ddl)
-    for statement in statements(SQL_DIR / "views.sql"):
-        env.execute_sql(statement)
+    register_views(env, "batch")
     statement_set = env.create_statement_set()
     for statement in statements(SQL_DIR / "aggregates.sql"):
         statement_set.add_insert_sql(statement)

@@ -36,9 +36,11 @@ from schemas.registry import group_specs
 
 from .gate import FIELDS_FUNCTION, KNOWN_FUNCTION, STAGING_PARAMETER
 from .preaggregate import (
+    MATCH_FUNCTION,
     SQL_DIR,
     kafka_source_ddl,
     offsets_file,
+    register_views,
     statements,
 )
 from .streaming import latest_checkpoint, stop_with_savepoint, streaming_env
@@ -65,42 +67,49 @@ def aggregate_topic(group: str, day: str, table: str) -> str:
     return f"{group}.{day}.{table.removeprefix('agg_')}"
 
 
+#: The aggregate table written append-only: each leg once, as the job matches it (``match_legs``).
+LEGS = "agg_legs"
+
+
 def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
-    """One upsert-kafka table per aggregate table, primary key = the schema's ``key``; each with its
-    own transactional-id prefix (sinks sharing one would fence each other's transactions)."""
+    """One Kafka table per aggregate table, each with its own transactional-id prefix (sinks
+    sharing one would fence each other's transactions), written exactly once in transactions
+    committed with each checkpoint. The legs go to an append-only topic (:data:`LEGS`), read as
+    they are committed by the journal follower (dayclear/journal_follower.py); every other table is
+    an upsert topic keyed by the schema's ``key`` and folded to its last values at the close."""
     ddl = []
     for spec in group_specs("aggregates"):
         cols = ",\n  ".join(
             f"`{c.name}` {'BIGINT' if c.type == 'int' else 'STRING'}" for c in spec.columns
         )
-        key = ", ".join(f"`{k}`" for k in spec.key)
         topic = aggregate_topic(group, day, spec.name)
+        if spec.name == LEGS:
+            kind = f"""'connector' = 'kafka', 'key.format' = 'json', 'key.fields' = '{";".join(spec.key)}',"""
+            key = ""
+        else:
+            kind = "'connector' = 'upsert-kafka', 'key.format' = 'json',"
+            key = f",\n  PRIMARY KEY ({', '.join(f'`{k}`' for k in spec.key)}) NOT ENFORCED"
         ddl.append(f"""CREATE TEMPORARY TABLE {spec.name} (
-  {cols},
-  PRIMARY KEY ({key}) NOT ENFORCED
+  {cols}{key}
 ) WITH (
-  'connector' = 'upsert-kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
-  'key.format' = 'json', 'value.format' = 'json', 'value.fields-include' = 'ALL',
+  {kind} 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
+  'value.format' = 'json', 'value.fields-include' = 'ALL',
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = '{topic}',
-  'properties.transaction.timeout.ms' = '600000',
-  'sink.buffer-flush.max-rows' = '2000', 'sink.buffer-flush.interval' = '500 ms')""")
+  'properties.transaction.timeout.ms' = '600000'{"" if spec.name == LEGS else UPSERT_BUFFER})""")
     return ddl
+
+
+UPSERT_BUFFER = (
+    ",\n  'sink.buffer-flush.max-rows' = '2000', 'sink.buffer-flush.interval' = '500 ms'"
+)
 
 
 def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
     """The day's aggregate topics (one partition each: the snapshot reads them whole)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
+    from dayclear.kafka_io import create_topics as create
 
     names = [aggregate_topic(group, day, s.name) for s in group_specs("aggregates")]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        existing = set(admin.list_topics())
-        missing = [NewTopic(n, 1, 1) for n in names if n not in existing]
-        if missing:
-            admin.create_topics(missing)
-    finally:
-        admin.close()
+    create(bootstrap, dict.fromkeys(names, 1))
     return names
 
 
@@ -133,12 +142,12 @@ def run(
         )
     env.execute_sql(KNOWN_FUNCTION)
     env.execute_sql(FIELDS_FUNCTION)
+    env.execute_sql(MATCH_FUNCTION)
     create_topics(bootstrap, group, day)
     sources = kafka_source_ddl(staging, bootstrap, {}, group, day, start_offsets, streaming=True)
     for ddl in [*sources, *sink_ddl(bootstrap, group, day)]:
         env.execute_sql(ddl)
-    for statement in statements(SQL_DIR / "views.sql", "streaming"):
-        env.execute_sql(statement)
+    register_views(env, "streaming")
     statement_set = env.create_statement_set()
     for statement in statements(SQL_DIR / "aggregates.sql", "streaming"):
         statement_set.add_insert_sql(statement)

@@ -9,6 +9,7 @@ the new name. A crash at any point leaves either the old state or the whole new 
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,3 +51,13 @@ def replace_file(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     sync_dir(path.parent)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` made the same file as ``source``: a hard link, or a copy on another file system
+    (either way flushed with the folder it is in before anything relies on it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copyfile(source, target)

@@ -96,6 +96,102 @@ def leg_chunks(snapshot: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.Da
             yield parse_text_frame(text, spec, f"snapshot/{spec.path} ({part.name})")
 
 
+SEGMENT_MANIFEST = "segment.json"
+
+
+def write_segment(
+    legs: pl.DataFrame,
+    instruments: pl.DataFrame,
+    account_members: pl.DataFrame,
+    folder: Path,
+    legs_text: pl.DataFrame | None = None,
+) -> None:
+    """One run of legs priced into ``folder``, whole or absent (written under a temporary name,
+    then renamed): its :func:`~settlement.journal.leg_sums` (``sums.arrow``), its exceptions
+    (``exceptions.arrow``), each member's trades.csv rows as text sorted by (seq, side)
+    (``runs/<member_id>.arrow``) and, if given, the legs as the snapshot stores them
+    (``legs.csv``). The batch build writes one per chunk of a snapshot's legs; the streaming
+    session one per run of legs committed by the job (dayclear/journal_follower.py)."""
+    spec = file_spec("trades")
+    work = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "runs").mkdir(parents=True)
+    priced = priced_legs(
+        legs.join(instruments.select("instrument_id"), on="instrument_id", how="semi"),
+        instruments,
+    )
+    leg_sums(priced).write_ipc(work / "sums.arrow")
+    exceptions(legs, instruments).write_ipc(work / "exceptions.arrow")
+    rows = trade_rows(priced).join(account_members, on="account_id", how="left")
+    text = text_table(rows, spec).with_columns(rows["member_id"], rows["seq"].alias("_seq"))
+    for (member,), part in text.partition_by("member_id", as_dict=True).items():
+        part.drop("member_id").write_ipc(work / "runs" / f"{member}.arrow")
+    if legs_text is not None:
+        legs_text.write_csv(work / "legs.csv", include_header=False, null_value="")
+    (work / SEGMENT_MANIFEST).write_bytes(json_bytes({"legs": legs.height}))
+    sync_tree(work)
+    os.replace(work, folder)
+    sync_dir(folder.parent)
+
+
+def finish_journal(
+    segments: list[Path],
+    folder: Path,
+    instruments: pl.DataFrame,
+    member_ids: list[str],
+    account_members: pl.DataFrame,
+) -> None:
+    """The journal (module docstring) from its segments (:func:`write_segment`), written to
+    ``folder``: the sums added up, the exceptions in (seq, leg_no) order, and each member's runs
+    merged into its finished trades.csv with its SHA-256 in ``manifest.json``. What is left to do
+    at the close is in proportion to positions, plus merging runs already priced and rendered."""
+    spec = file_spec("trades")
+    sums: list[pl.DataFrame] = []
+    for segment in segments:
+        sums.append(pl.read_ipc(segment / "sums.arrow", memory_map=False))
+        if len(sums) == FOLD_EVERY:  # keep memory in proportion to positions, not to legs
+            sums = [add_up(sums)]
+    total = add_up(sums or [leg_sums(priced_legs(empty_table(file_spec("agg_legs")), instruments))])
+    _write_sums(total, folder / "leg_sums", account_members)
+    broken = [pl.read_ipc(s / "exceptions.arrow", memory_map=False) for s in segments]
+    write_staged(
+        pl.concat(broken).sort("seq", "leg_no")
+        if broken
+        else empty_table(file_spec("journal_exceptions")),
+        file_spec("journal_exceptions"),
+        folder / "exceptions" / "part-00000.csv",
+    )
+    files: dict[str, dict[str, object]] = {}
+    empty = text_table(empty_table(spec).with_columns(pl.lit(0).alias("settle_decimals")), spec)
+    for member in member_ids:
+        member_runs = [r for s in segments if (r := s / "runs" / f"{member}.arrow").exists()]
+        frame = (
+            pl.concat([pl.read_ipc(p, memory_map=False) for p in member_runs])
+            .sort("_seq", "side")
+            .drop("_seq")
+            if member_runs
+            else empty
+        )
+        data = text_csv_bytes(frame)
+        path = spec.path.format(member_id=member)
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+        files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
+    legs = sum(json.loads((s / SEGMENT_MANIFEST).read_text())["legs"] for s in segments)
+    manifest = {"legs": legs, "keys": total.height, "files": files}
+    (folder / "manifest.json").write_bytes(json_bytes(manifest))
+
+
+def publish_journal(work: Path, snapshot: Path) -> Path:
+    """``work`` made ``<snapshot>/journal``: on disk first, then renamed into place."""
+    final = snapshot / JOURNAL
+    sync_tree(work)  # on disk before the end of day may rely on it (settlement/durable.py)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(work, final)
+    sync_dir(snapshot)
+    return final
+
+
 def build_journal(
     snapshot: Path,
     instruments: pl.DataFrame,
@@ -103,61 +199,17 @@ def build_journal(
     member_ids: list[str],
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Path:
-    """Write ``<snapshot>/journal`` (see the module docstring) and return it."""
-    final = snapshot / JOURNAL
+    """Write ``<snapshot>/journal`` (see the module docstring) from the snapshot's legs, one
+    segment per chunk, and return it."""
     work = snapshot / f".{JOURNAL}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    runs = work / "runs"
-    spec = file_spec("trades")
-    sums: list[pl.DataFrame] = []
-    broken: list[pl.DataFrame] = []
-    legs_seen = 0
+    segments = work / "segments"
+    segments.mkdir(parents=True)
     for n, legs in enumerate(leg_chunks(snapshot, chunk_bytes)):
-        legs_seen += legs.height
-        broken.append(exceptions(legs, instruments))
-        priced = priced_legs(
-            legs.join(instruments.select("instrument_id"), on="instrument_id", how="semi"),
-            instruments,
-        )
-        sums.append(leg_sums(priced))
-        if len(sums) == FOLD_EVERY:  # keep memory in proportion to positions, not to legs
-            sums = [add_up(sums)]
-        rows = trade_rows(priced).join(account_members, on="account_id", how="left")
-        text = text_table(rows, spec).with_columns(rows["member_id"], rows["seq"].alias("_seq"))
-        for (member,), part in text.partition_by("member_id", as_dict=True).items():
-            (runs / str(member)).mkdir(parents=True, exist_ok=True)
-            part.drop("member_id").write_ipc(runs / str(member) / f"{n:05d}.arrow")
-    total = add_up(sums or [leg_sums(priced_legs(empty_table(file_spec("agg_legs")), instruments))])
-    _write_sums(total, work / "leg_sums", account_members)
-    write_staged(
-        pl.concat(broken).sort("seq", "leg_no")
-        if broken
-        else empty_table(file_spec("journal_exceptions")),
-        file_spec("journal_exceptions"),
-        work / "exceptions" / "part-00000.csv",
-    )
-    files: dict[str, dict[str, object]] = {}
-    empty = text_table(empty_table(spec).with_columns(pl.lit(0).alias("settle_decimals")), spec)
-    for member in member_ids:
-        member_runs = sorted((runs / member).glob("*.arrow"))
-        frame = (
-            pl.concat([pl.read_ipc(p) for p in member_runs]).sort("_seq", "side").drop("_seq")
-            if member_runs
-            else empty
-        )
-        data = text_csv_bytes(frame)
-        path = spec.path.format(member_id=member)
-        (work / path).parent.mkdir(parents=True, exist_ok=True)
-        (work / path).write_bytes(data)
-        files[path] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": frame.height}
-    shutil.rmtree(runs)
-    manifest = {"legs": legs_seen, "keys": total.height, "files": files}
-    (work / "manifest.json").write_bytes(json_bytes(manifest))
-    sync_tree(work)  # on disk before the end of day may rely on it (settlement/durable.py)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(work, final)
-    sync_dir(snapshot)
-    return final
+        write_segment(legs, instruments, account_members, segments / f"{n:06d}")
+    finish_journal(sorted(segments.iterdir()), work, instruments, member_ids, account_members)
+    shutil.rmtree(segments)
+    return publish_journal(work, snapshot)
 
 
 def _write_sums(sums: pl.DataFrame, folder: Path, account_members: pl.DataFrame) -> None:

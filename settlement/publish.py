@@ -24,7 +24,7 @@ import polars as pl
 
 from schemas.registry import file_spec
 
-from .durable import replace_file, sync_dir, sync_tree
+from .durable import link_or_copy, replace_file, sync_dir, sync_tree
 from .eod import DayResult
 from .errors import Problem
 from .formats import csv_bytes, json_bytes, sorted_by_spec, text_csv_bytes, text_table
@@ -143,10 +143,7 @@ def _put(content: Content, target: Path) -> None:
     if not isinstance(content, Linked):
         target.write_bytes(content)
         return
-    try:
-        os.link(content.path, target)
-    except OSError:  # another file system
-        shutil.copyfile(content.path, target)
+    link_or_copy(content.path, target)
 
 
 def manifest_for(

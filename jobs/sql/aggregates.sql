@@ -2,9 +2,8 @@
 INSERT INTO agg_legs
 SELECT l.trading_day, l.seq, l.leg_no, l.ts, l.trade_id, l.order_id, l.account_id, l.instrument_id, l.side,
        l.`offset`, l.hedge_flag, CAST(l.price AS STRING), l.qty, l.close_today_qty, l.fifo_prev_qty,
-       CAST(COALESCE(f.fifo_open_cost, CAST(0 AS DECIMAL(38, 6))) AS STRING), l.position_after
-FROM legs_matched l
-LEFT JOIN fifo_open_cost f ON l.seq = f.seq AND l.leg_no = f.leg_no;
+       CAST(l.fifo_open_cost AS STRING), l.position_after
+FROM legs_costed l;
 
 INSERT INTO agg_instrument_minutes
 SELECT instrument_id,

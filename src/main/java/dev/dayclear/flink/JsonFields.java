@@ -12,40 +12,47 @@ import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.ScalarFunction;
 
 /**
- * {@code json_fields(v)}: a wire record (one JSON object) parsed once into its scalar fields, as the
- * text {@code JSON_VALUE(v, '$.field')} would give for each (strings unescaped, numbers and
- * booleans as written; null, nested objects and arrays absent; a repeated name keeps its last
- * value). NULL when {@code v} is not exactly one JSON object: the gate's "malformed" (jobs/gate.py).
+ * {@code json_fields(v, names)}: a wire record (one JSON object) parsed once into the scalar fields
+ * listed in {@code names} (comma-separated, the topic's schema columns), as an array in that order
+ * ({@code f[1]} is the first): each as the text {@code JSON_VALUE(v, '$.field')} would give
+ * (strings unescaped, numbers and booleans as written; NULL when absent, null, a nested object or
+ * an array; a repeated name keeps its last value). Fields not listed are skipped. NULL when {@code
+ * v} is not exactly one JSON object: the gate's "malformed" (jobs/gate.py).
  *
  * <p>The gate reads a dozen fields and checks each against its schema; with {@code JSON_VALUE}
- * every one of those reads parsed the whole record again. Declared non-deterministic so that the
- * planner computes it once per record and passes the map on, instead of copying the call into every
- * expression that reads a field.
+ * every one of those reads parsed the whole record again, and with a map each read searched the
+ * map's keys (a profile of the streaming job found most of the gate's time there). Declared
+ * non-deterministic so that the planner computes it once per record and passes the array on,
+ * instead of copying the call into every expression that reads a field.
  */
-@FunctionHint(output = @DataTypeHint("MAP<STRING, STRING>"))
+@FunctionHint(output = @DataTypeHint("ARRAY<STRING>"))
 public class JsonFields extends ScalarFunction {
     private static final JsonFactory FACTORY = new JsonFactory();
 
-    public Map<String, String> eval(String text) {
+    /** The positions of the listed names, per list seen (one per topic). */
+    private transient Map<String, Map<String, Integer>> layouts;
+
+    public String[] eval(String text, String names) {
         if (text == null) {
             return null;
         }
+        Map<String, Integer> layout = layout(names);
+        String[] fields = new String[layout.size()];
         try (JsonParser parser = FACTORY.createParser(text)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 return null;
             }
-            Map<String, String> fields = new HashMap<>();
             JsonToken token;
             while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
-                String name = parser.currentName();
+                Integer at = layout.get(parser.currentName());
                 JsonToken value = parser.nextToken();
                 if (value == JsonToken.START_OBJECT || value == JsonToken.START_ARRAY) {
                     parser.skipChildren();
-                    fields.remove(name);
-                } else if (value == JsonToken.VALUE_NULL) {
-                    fields.remove(name);
-                } else {
-                    fields.put(name, parser.getText());
+                    if (at != null) {
+                        fields[at] = null;
+                    }
+                } else if (at != null) {
+                    fields[at] = value == JsonToken.VALUE_NULL ? null : parser.getText();
                 }
             }
             if (token != JsonToken.END_OBJECT || parser.nextToken() != null) {
@@ -55,6 +62,22 @@ public class JsonFields extends ScalarFunction {
         } catch (IOException e) {
             return null; // not JSON
         }
+    }
+
+    private Map<String, Integer> layout(String names) {
+        if (layouts == null) {
+            layouts = new HashMap<>();
+        }
+        return layouts.computeIfAbsent(
+                names,
+                n -> {
+                    Map<String, Integer> at = new HashMap<>();
+                    String[] listed = n.split(",");
+                    for (int i = 0; i < listed.length; i++) {
+                        at.put(listed[i], i);
+                    }
+                    return at;
+                });
     }
 
     @Override
