@@ -120,6 +120,8 @@ def _price_grid(
 
 def _duplicates(frame: pl.DataFrame, key: tuple[str, ...], source: str) -> list[Problem]:
     keyed = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key))
+    if keyed.height == keyed.select(pl.struct(key).n_unique()).item():
+        return []
     first = keyed.group_by(key).agg(pl.col(LINE).min().alias("_first"))
     again = keyed.join(first, on=list(key)).filter(pl.col(LINE) != pl.col("_first")).sort(LINE)
     return [

@@ -43,39 +43,79 @@ def _decimal_pattern(scale: int) -> str:
     return rf"^-?\d+(\.\d{{1,{scale}}})?$"
 
 
-def _each(
-    frame: pl.DataFrame, condition: pl.Expr, field: str, source: str, message: str
-) -> list[Problem]:
-    """A problem for every row where ``condition`` holds; ``message`` may use ``{value}``."""
-    return [
-        Problem(source, f"line {line}", field, message.format(value=value))
-        for line, value in frame.filter(condition).select(LINE, field).iter_rows()
-    ]
+#: a check: (TRUE where wrong, field named, column quoted as ``{value}``, message)
+Check = tuple[pl.Expr, str, str, str]
 
 
-def _check_text(frame: pl.DataFrame, column: Column, source: str) -> list[Problem]:
+def run_checks(frame: pl.DataFrame, checks: list[Check], source: str) -> list[Problem]:
+    """Every row of ``frame`` that fails a check, as a problem naming its line. All checks are
+    evaluated in one pass; only a failing one is listed row by row."""
+    if not checks or frame.is_empty():
+        return []
+    failing = frame.select(
+        cond.fill_null(False).any().alias(str(n)) for n, (cond, *_) in enumerate(checks)
+    ).row(0)
+    problems = []
+    for (condition, field, quoted, message), fails in zip(checks, failing, strict=True):
+        if fails:
+            problems += [
+                Problem(source, f"line {line}", field, message.format(value=value))
+                for line, value in frame.filter(condition).select(LINE, quoted).iter_rows()
+            ]
+    return problems
+
+
+def _format(column: Column) -> tuple[str, str] | None:
+    """(the regular expression of the column's text, what it should be), if it has one."""
+    if column.type in _PATTERNS:
+        return _PATTERNS[column.type], f"is not a valid {column.type}"
+    if column.type in SCALES:
+        scale = SCALES[column.type]
+        return _decimal_pattern(scale), f"is not a plain decimal with at most {scale} places"
+    return None
+
+
+def _text_checks(column: Column) -> list[Check]:
     values = pl.col(column.name)
     empty = values.is_null() | (values.str.strip_chars() == "")
-    problems: list[Problem] = []
+    checks: list[Check] = []
     if not column.nullable:
-        problems += _each(frame, empty, column.name, source, "is empty")
-    if column.type in _PATTERNS:
-        wrong, message = (
-            ~values.str.contains(_PATTERNS[column.type]),
-            f"is not a valid {column.type}",
-        )
-    elif column.type in SCALES:
-        scale = SCALES[column.type]
-        wrong = ~values.str.contains(_decimal_pattern(scale))
-        message = f"is not a plain decimal with at most {scale} places"
+        checks.append((empty, column.name, column.name, "is empty"))
+    shape = _format(column)
+    if shape:
+        wrong, message = ~values.str.contains(shape[0]), shape[1]
     elif column.enum_values:
         wrong = ~values.is_in(list(column.enum_values))
         message = f"is not one of {', '.join(column.enum_values)}"
     else:
-        return problems
-    return problems + _each(
-        frame, ~empty & wrong, column.name, source, f"value {{value!r}} {message}"
-    )
+        return checks
+    checks.append((~empty & wrong, column.name, column.name, f"value {{value!r}} {message}"))
+    return checks
+
+
+def _typed_checks(column: Column) -> list[Check]:
+    """Checks of the typed value; ``_t_<name>`` holds the text, quoted in the message."""
+    text = f"_t_{column.name}"
+    checks: list[Check] = []
+    shape = _format(column)
+    if shape:  # e.g. 2026-02-30 has the date format but is no date
+        checks.append(
+            (
+                pl.col(column.name).is_null() & pl.col(text).str.contains(shape[0]),
+                column.name,
+                text,
+                f"value {{value!r}} is not a valid {column.type}",
+            )
+        )
+    for domain, when_column, when_value in column.domains:
+        condition = domain_condition(column, domain)
+        rows = f" for {when_column} {when_value}" if when_column else ""
+        if when_column:
+            condition = condition & (pl.col(when_column) == when_value)
+        checks.append(
+            (condition, column.name, text, f"value {{value!r}} is not {DOMAIN_WORDS[domain]}{rows}")
+        )
+    return checks
 
 
 def _cast(column: Column) -> pl.Expr:
@@ -104,26 +144,6 @@ def domain_condition(column: Column, domain: str) -> pl.Expr:
     return value.is_not_null() & outside
 
 
-def _check_domains(typed: pl.DataFrame, column: Column, source: str) -> list[Problem]:
-    """``typed`` carries the column's text as ``_text``, which the problem quotes."""
-    problems: list[Problem] = []
-    for domain, when_column, when_value in column.domains:
-        condition = domain_condition(column, domain)
-        rows = f" for {when_column} {when_value}" if when_column else ""
-        if when_column:
-            condition = condition & (pl.col(when_column) == when_value)
-        problems += [
-            Problem(
-                source,
-                f"line {line}",
-                column.name,
-                f"value {text!r} is not {DOMAIN_WORDS[domain]}{rows}",
-            )
-            for line, text in typed.filter(condition).select(LINE, "_text").iter_rows()
-        ]
-    return problems
-
-
 def parse_checked(text_frame: pl.DataFrame, spec: FileSpec, source: str) -> Parsed:
     """Check every cell of a frame of text columns (plus ``_line``) against ``spec`` (format,
     enumeration, domain) and type it; every problem is kept, none stops the others."""
@@ -132,26 +152,16 @@ def parse_checked(text_frame: pl.DataFrame, spec: FileSpec, source: str) -> Pars
         return Parsed(
             None, [Problem(source, HEADER, name, "column is missing") for name in missing]
         )
-    problems: list[Problem] = []
-    for column in spec.columns:
-        problems += _check_text(text_frame, column, source)
+    problems = run_checks(
+        text_frame, [c for col in spec.columns for c in _text_checks(col)], source
+    )
     typed = text_frame.select(LINE, *(_cast(c) for c in spec.columns))
-    seen = {(p.record, p.field) for p in problems}
-    for column in spec.columns:
-        # e.g. 2026-02-30 passes the date pattern, 99999999999999999999 the int one
-        if column.type == "string" or column.enum_values:
-            continue
-        text = text_frame[column.name].str.strip_chars().fill_null("")
-        with_text = typed.with_columns(text.alias("_text"))
-        lost = with_text.filter(pl.col(column.name).is_null() & (pl.col("_text") != ""))
-        problems += [
-            Problem(
-                source, f"line {line}", column.name, f"value {value!r} is not a valid {column.type}"
-            )
-            for line, value in lost.select(LINE, "_text").iter_rows()
-            if (f"line {line}", column.name) not in seen
-        ]
-        problems += _check_domains(with_text, column, source)
+    typed_checks = [c for col in spec.columns for c in _typed_checks(col)]
+    if typed_checks:
+        with_text = typed.with_columns(
+            text_frame[c.name].str.strip_chars().alias(f"_t_{c.name}") for c in spec.columns
+        )
+        problems += run_checks(with_text, typed_checks, source)
     return Parsed(typed, problems)
 
 

@@ -34,7 +34,10 @@ def _trade(record: dict[str, object]) -> str:
 
 def _limits(reference: Reference, opening: Opening, day: date) -> pl.DataFrame:
     """Per instrument: its §4 limits and where prev_settle came from (file, line, value)."""
-    table = price_limits(instrument_table(reference, opening, day))
+    priced = instrument_table(reference, opening, day).filter(
+        (pl.col("tick_u") > 0) & (pl.col("prev_settle_u") > 0)
+    )  # the others have problems of their own (settlement.tables' domains)
+    table = price_limits(priced)
     prev_lines = opening.settlement_prices.select("instrument_id", pl.col(LINE).alias("_prev_line"))
     listing_lines = reference.instruments.select(
         "instrument_id", pl.col(LINE).alias("_listing_line")
