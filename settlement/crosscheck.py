@@ -24,7 +24,7 @@ from schemas.registry import Column, FileSpec
 
 from .calendar import is_trading_day
 from .errors import Problem
-from .numbers import PRICE_SCALE, units
+from .numbers import PRICE_SCALE, plain_text, units
 from .tables import LINE, Parsed
 
 #: the file specs of a bundle by name (reference, opening and event files) and their parses
@@ -104,17 +104,21 @@ def _price_grid(
         terms if name != "instruments" else terms.drop("instrument_id").unique("product"),
         on="instrument_id" if name != "instruments" else "product",
         how="inner",
-    ).with_columns(units(pl.col(column.name), PRICE_SCALE).alias("_u"))
+    ).with_columns(
+        units(pl.col(column.name), PRICE_SCALE).alias("_u"),
+        plain_text(units(pl.col(column.name), PRICE_SCALE), PRICE_SCALE).alias("_price"),
+        plain_text(units(pl.col("tick"), PRICE_SCALE), PRICE_SCALE).alias("_tick"),
+    )
     if column.on_tick:
         tick_u = units(pl.col("tick"), PRICE_SCALE)
         wrong = (tick_u > 0) & (pl.col("_u") % tick_u != 0)
-        message = f"price {{{column.name}}} is not on the tick {{tick}} of {{product}}"
+        message = "price {_price} is not on the tick {_tick} of {product}"
     else:
         step = pl.lit(10, pl.Int128).pow(
             PRICE_SCALE - pl.col("settle_decimals").clip(0, PRICE_SCALE)
         )
         wrong = pl.col("_u") % step != 0
-        message = f"{{{column.name}}} has more places than {{product}}'s settle_decimals {{settle_decimals}}"
+        message = "{_price} has more places than {product}'s settle_decimals {settle_decimals}"
     return lines_of(joined, pl.col("_u").is_not_null() & wrong, column.name, source, message)
 
 

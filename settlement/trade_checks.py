@@ -18,7 +18,7 @@ from .calendar import CLOSE, MICROS, session_length_micros
 from .crosscheck import skipped
 from .errors import Problem
 from .instruments import instrument_table
-from .numbers import PRICE_SCALE, from_units, units
+from .numbers import PRICE_SCALE, plain_text, units
 from .prices import price_limits
 from .tables import LINE
 
@@ -26,6 +26,10 @@ SOURCE = "events/trades.csv"
 OPEN_MICROS = (9 * 3600 + 30 * 60) * MICROS
 MORNING_END_MICROS = (11 * 3600 + 30 * 60) * MICROS
 AFTERNOON_MICROS = 13 * 3600 * MICROS
+
+
+def plain(price_units: pl.Expr) -> pl.Expr:
+    return plain_text(price_units, PRICE_SCALE)
 
 
 def _trade(record: dict[str, object]) -> str:
@@ -51,19 +55,19 @@ def _limits(reference: Reference, opening: Opening, day: date) -> pl.DataFrame:
                 pl.format(
                     "reference/instruments.csv line {} (listing_price {}, newly listed)",
                     "_listing_line",
-                    from_units(pl.col("prev_settle_u"), PRICE_SCALE).cast(pl.String),
+                    plain(pl.col("prev_settle_u")),
                 )
             )
             .otherwise(
                 pl.format(
                     "opening/settlement_prices.csv line {} (settle_price {})",
                     "_prev_line",
-                    from_units(pl.col("prev_settle_u"), PRICE_SCALE).cast(pl.String),
+                    plain(pl.col("prev_settle_u")),
                 )
             )
             .alias("_root"),
-            from_units(pl.col("limit_down_u"), PRICE_SCALE).alias("_down"),
-            from_units(pl.col("limit_up_u"), PRICE_SCALE).alias("_up"),
+            plain(pl.col("limit_down_u")).alias("_down"),
+            plain(pl.col("limit_up_u")).alias("_up"),
         )
     )
 
@@ -77,13 +81,16 @@ def limit_breaks(trades: pl.DataFrame, limits: pl.DataFrame, unsound: set[str]) 
         ),
         on="instrument_id",
         how="inner",
-    ).with_columns(units(pl.col("price"), PRICE_SCALE).alias("_u"))
+    ).with_columns(
+        units(pl.col("price"), PRICE_SCALE).alias("_u"),
+        plain(units(pl.col("price"), PRICE_SCALE)).alias("_price"),
+    )
     problems = [
         Problem(
             SOURCE,
             f"line {row[LINE]}",
             "price",
-            f"{_trade(row)}: price {row['price']} of {row['instrument_id']} lies outside the day's"
+            f"{_trade(row)}: price {row['_price']} of {row['instrument_id']} lies outside the day's"
             f" limits [{row['_down']}, {row['_up']}], computed from {row['_root']}",
             "§4",
         )
