@@ -4,7 +4,7 @@ bundle"; SETTLEMENT_RULES §2-§5 for the breaks its trades show).
 1. Every file of the bundle (reference, opening, events) is read and checked on its own: UTF-8,
    header, field counts, every cell's format, enumeration and domain (settlement.tables, from
    ``schemas/``). A file's problems never stop the other files from being read.
-2. Only then the checks across files (settlement.crosscheck): unknown ids, days, duplicates,
+2. Only then the checks across files (settlement.crosscheck, settlement.contract_checks): unknown ids, days, duplicates,
    margin rates, final prices, underlyings, tiers, sequence gaps.
 3. Then the rule breaks of the trades (settlement.trade_checks), on what is sound: an instrument
    whose reference or opening rows have problems is not checked against its limits, and the
@@ -25,7 +25,8 @@ import polars as pl
 from schemas.registry import EVENT_TOPICS, group_specs
 
 from .bundle import Opening, Reference
-from .crosscheck import Files, Specs, contract_checks, generated_checks, seq_gaps
+from .contract_checks import contract_checks, seq_gaps
+from .crosscheck import Files, Specs, generated_checks
 from .errors import BreaksError, InputError, Problem
 from .events import parse_topic, topic_file_spec, topic_rules
 from .tables import LINE, Parsed, parse_csv_file
