@@ -58,12 +58,14 @@ def dayclear_settlement() -> None:
     def check_inputs() -> dict[str, str]:
         from dayclear.pipeline import load_inputs
         from settlement.errors import DayclearError
+        from settlement.publish import write_breaks_report
 
-        day, bundle, _, _ = _run_paths()
+        day, bundle, _, out = _run_paths()
         try:
             inputs = load_inputs(bundle, day)
-        except DayclearError as exc:
-            raise AirflowFailException(f"bad input for {day}: {exc}") from exc
+        except DayclearError as exc:  # every problem of the reference and opening files at once
+            report = write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
+            raise AirflowFailException(f"bad input for {day} ({report}): {exc}") from exc
         return {"day": day.isoformat(), "accounts": str(inputs.reference.accounts.height)}
 
     @task

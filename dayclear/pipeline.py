@@ -18,13 +18,14 @@ import polars as pl
 from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.aggregates import read_aggregates
-from settlement.bundle import Opening, Reference, load_opening, load_reference
-from settlement.errors import BreaksError
+from settlement.bundle import Opening, Reference
+from settlement.errors import BreaksError, DayclearError
 from settlement.events import read_events, topic_file_spec
 from settlement.instruments import instrument_table
 from settlement.journal_files import JournalOnDisk, build_journal, read_journal
 from settlement.publish import Publication, publish_files, sha256, write_breaks_report
 from settlement.shards import Rendered, settle_in_shards
+from settlement.validate import check_bundle
 
 from .paths import ROOT, flink_env
 
@@ -38,17 +39,25 @@ class Inputs:
 
 
 def load_inputs(bundle: Path, day: date) -> Inputs:
-    reference = load_reference(bundle, day)
-    return Inputs(reference, load_opening(bundle, reference))
+    """The bundle's reference data and opening state, every problem of them raised at once."""
+    checked = check_bundle(bundle, day, events=False)
+    assert checked.opening is not None
+    return Inputs(checked.reference, checked.opening)
 
 
 def stage_bundle(
-    bundle: Path, day: date, staging: Path, inputs: Inputs, with_events: bool = True
+    bundle: Path,
+    day: date,
+    staging: Path,
+    inputs: Inputs,
+    with_events: bool = True,
+    events: dict[str, pl.DataFrame] | None = None,
 ) -> dict[str, int]:
-    """Check the bundle's events and write them (and the opening positions) for the Flink job."""
+    """Check the bundle's events (unless ``events`` were checked already) and write them (and
+    the opening positions) for the Flink job."""
     counts: dict[str, int] = {}
     if with_events:
-        events = read_events(bundle, inputs.reference, day)
+        events = events or read_events(bundle, inputs.reference, day)
         for topic, frame in events.items():
             write_staged(frame, topic_file_spec(topic), staging / f"{topic}.csv")
             counts[topic] = frame.height
@@ -173,15 +182,18 @@ def replay(
     bundle: Path, day: date, out: Path, work: Path, reason: str = "", *, settled_by: str = "replay"
 ) -> Publication:
     """Settle a bundle through the production pre-aggregation and end-of-day code and publish it.
-    The lineage says it was settled by the batch path, for ``settled_by`` ("replay", "re-issue")."""
+    The bundle is checked whole first (settlement.validate): a bad day stops with every problem
+    in ``OUT/<D>/breaks.json`` and nothing published. The lineage says it was settled by the batch path, for ``settled_by`` ("replay", "re-issue")."""
     try:
-        inputs = load_inputs(bundle, day)
+        checked = check_bundle(bundle, day)
+        assert checked.opening is not None
+        inputs = Inputs(checked.reference, checked.opening)
         staging = work / "staging"
-        counts = stage_bundle(bundle, day, staging, inputs)
+        counts = stage_bundle(bundle, day, staging, inputs, events=checked.events)
         snapshot = work / "snapshot"
         run_preaggregation(staging, snapshot)
         rendered = settle_snapshot(bundle, day, snapshot, inputs)
-    except BreaksError as exc:
+    except DayclearError as exc:
         write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
         raise
     lineage = {

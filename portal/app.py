@@ -216,6 +216,7 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             raise not_found("day or version") from exc
         report = d.reconciliation(src, day, version) if version else None
         status = d.status(src, day)
+        stopped = d.breaks(src, day)
         return {
             "day": day,
             "version": version,
@@ -225,7 +226,8 @@ def create_app(state: Path, database: Path | None = None) -> FastAPI:
             "manifest": manifest,
             "report": report,
             "breaks": views.breaks_of(report),
-            "stopped": d.breaks(src, day),
+            "stopped": stopped,
+            "stopped_files": views.stopped_by_file(stopped),
             "completeness": d.completeness(src, day),
             "health": d.health(src),
             "alerts": d.alerts(src, day),

@@ -29,6 +29,17 @@ def breaks_of(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"n": n, **b} for n, b in enumerate(found, 1)]
 
 
+def stopped_by_file(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The problems of ``breaks.json`` (a day stopped before publication) grouped by file, in the
+    report's order, each file with its count; every problem is there."""
+    if not report:
+        return []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for problem in report.get("problems", []):
+        groups.setdefault(problem.get("source", "-"), []).append(problem)
+    return [{"file": f, "count": len(found), "problems": found} for f, found in groups.items()]
+
+
 def _key_filter(record: str) -> dict[str, str]:
     pairs = (part.split("=", 1) for part in record.split(" ") if "=" in part)
     return {k: v for k, v in pairs if k.isidentifier()}

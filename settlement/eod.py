@@ -80,13 +80,13 @@ def reference_breaks(
 ) -> list[Problem]:
     problems: list[Problem] = []
     unknown = legs.join(instruments.select("instrument_id"), on="instrument_id", how="anti")
-    for seq, side, instrument in (
-        unknown.select("seq", "side", "instrument_id").head(50).iter_rows()
-    ):
+    for seq, trade_id, side, instrument in unknown.select(
+        "seq", "trade_id", "side", "instrument_id"
+    ).iter_rows():
         problems.append(
             Problem(
                 "trades",
-                f"seq={seq} {side} leg",
+                f"seq={seq} trade_id={trade_id} {side} leg",
                 "instrument_id",
                 f"unknown instrument {instrument!r}",
                 "§5",
@@ -95,7 +95,7 @@ def reference_breaks(
     stale = positions.join(
         instruments.filter(pl.col("is_expired")).select("instrument_id"), on="instrument_id"
     )
-    for account, instrument in stale.select("account_id", "instrument_id").head(50).iter_rows():
+    for account, instrument in stale.select("account_id", "instrument_id").iter_rows():
         problems.append(
             Problem(
                 "opening/positions.csv",
@@ -108,7 +108,7 @@ def reference_breaks(
     futures = positions.filter(
         ~pl.col("is_option") & (pl.col("long_rate_u").is_null() | pl.col("short_rate_u").is_null())
     )
-    for account, instrument, hedge in futures.select(*KEY).head(50).iter_rows():
+    for account, instrument, hedge in futures.select(*KEY).iter_rows():
         problems.append(
             Problem(
                 "reference/margin_rates.csv",

@@ -27,16 +27,34 @@ class Problem:
         return asdict(self)
 
 
+def by_file(problems: list[Problem]) -> dict[str, list[Problem]]:
+    """The problems grouped by file (or topic), files in the order first met."""
+    grouped: dict[str, list[Problem]] = {}
+    for p in problems:
+        grouped.setdefault(p.source, []).append(p)
+    return grouped
+
+
+def problems_text(kind: str, problems: list[Problem]) -> str:
+    """Every problem, none left out, grouped by file with each file's count."""
+    grouped = by_file(problems)
+    lines = [f"{len(problems)} {kind}(s) in {len(grouped)} file(s):"]
+    for source, found in grouped.items():
+        lines.append(f"{source}: {len(found)}")
+        for p in found:
+            rule = f" [{p.rule}]" if p.rule else ""
+            lines.append(f"  - {p.record}, field {p.field}: {p.message}{rule}")
+    return "\n".join(lines)
+
+
 class DayclearError(Exception):
-    """Base of dayclear's errors that carry problems."""
+    """Base of dayclear's errors that carry problems; the message lists every one of them."""
 
     kind = "error"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{len(problems)} {self.kind}(s):\n{lines}{more}")
+        super().__init__(problems_text(self.kind, problems))
 
 
 class InputError(DayclearError):

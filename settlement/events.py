@@ -1,8 +1,9 @@
 """The parse step for a bundle's raw events (``events/<topic>.csv`` or ``.parquet``).
 
-Used at the edge by ``dayclear replay`` before the events reach the pre-aggregation job, and by the
-audit's full recompute. Checks the topic schema, the trading day, ``seq`` uniqueness (DATA_CONTRACT
-"Events") and that every account and instrument is known.
+Used at the edge by ``dayclear replay`` (settlement.validate) before the events reach the
+pre-aggregation job, and by the feed. Each file is checked against its topic's schema here; the
+trading day, ``seq`` uniqueness and gaps (DATA_CONTRACT "Events") and known accounts and
+instruments are checked across files (settlement.crosscheck).
 """
 
 from __future__ import annotations
@@ -15,14 +16,9 @@ import polars as pl
 from schemas.registry import EVENT_TOPICS, FileSpec, topic_spec
 
 from .bundle import Reference
+from .crosscheck import lines_of
 from .errors import InputError, Problem
-from .tables import LINE, empty_table, read_csv_table, read_parquet_table
-
-ACCOUNT_FIELDS = {
-    "orders": ("account_id",),
-    "trades": ("buy_account_id", "sell_account_id"),
-    "fund_movements": ("account_id",),
-}
+from .tables import Parsed, parse_csv_file, parse_parquet_file
 
 
 def topic_file_spec(topic: str) -> FileSpec:
@@ -30,69 +26,57 @@ def topic_file_spec(topic: str) -> FileSpec:
     return FileSpec(topic, f"events/{topic}.csv", spec.columns, True, ("seq",), ("seq",), "")
 
 
-def read_topic(bundle: Path, topic: str) -> pl.DataFrame:
+def parse_topic(bundle: Path, topic: str) -> Parsed:
+    """A topic's file of the bundle, CSV or Parquet, checked on its own. Missing events are an
+    error (a day with no trades still has a trades file with its header, docs/decisions.md), and
+    so are both forms of one topic (which one would be the day's?)."""
     spec = topic_file_spec(topic)
     csv_path = bundle / "events" / f"{topic}.csv"
     parquet_path = bundle / "events" / f"{topic}.parquet"
-    if csv_path.exists():
-        return read_csv_table(csv_path, spec)
+    if csv_path.exists() and parquet_path.exists():
+        return Parsed(
+            None,
+            [
+                Problem(
+                    spec.path,
+                    "-",
+                    "-",
+                    f"both events/{topic}.csv and .parquet: which is the day's?",
+                )
+            ],
+        )
     if parquet_path.exists():
-        return read_parquet_table(parquet_path, spec)
-    return empty_table(spec)
+        return parse_parquet_file(parquet_path, spec)
+    if not csv_path.exists():
+        return Parsed(
+            None, [Problem(spec.path, "-", "-", "required file is missing (or its .parquet)")]
+        )
+    return parse_csv_file(csv_path, spec)
 
 
-def check_topic(frame: pl.DataFrame, topic: str, reference: Reference, day: date) -> list[Problem]:
-    source = f"events/{topic}"
-    problems: list[Problem] = []
+def read_topic(bundle: Path, topic: str) -> pl.DataFrame:
+    parsed = parse_topic(bundle, topic)
+    if parsed.problems or parsed.frame is None:
+        raise InputError(parsed.problems)
+    return parsed.frame
 
-    def each(bad: pl.DataFrame, field: str, message: str) -> None:
-        for line, value in bad.select(LINE, field).head(50).iter_rows():
-            problems.append(Problem(source, f"line {line}", field, message.format(value=value)))
 
-    each(
-        frame.filter(pl.col("trading_day") != day),
-        "trading_day",
-        f"event of {{value}} in the bundle of {day}",
+def topic_rules(frame: pl.DataFrame, topic: str) -> list[Problem]:
+    """What a topic's schema cannot say of one field alone: a non-market NEW order needs a price."""
+    if topic != "orders":
+        return []
+    return lines_of(
+        frame,
+        (pl.col("order_type") != "MARKET") & (pl.col("event") == "NEW") & pl.col("price").is_null(),
+        "price",
+        "events/orders.csv",
+        "a non-market NEW order needs a price",
     )
-    each(frame.filter(pl.col("seq").is_duplicated()), "seq", "duplicate seq {value}")
-    for field in ACCOUNT_FIELDS[topic]:
-        known = reference.accounts["account_id"].implode()
-        each(frame.filter(~pl.col(field).is_in(known)), field, "unknown account {value!r}")
-    if "instrument_id" in frame.columns:
-        known = reference.instruments["instrument_id"].implode()
-        each(
-            frame.filter(~pl.col("instrument_id").is_in(known)),
-            "instrument_id",
-            "unknown instrument {value!r}",
-        )
-    if "qty" in frame.columns:
-        each(frame.filter(pl.col("qty") <= 0), "qty", "quantity {value} is not positive")
-    if topic == "orders":
-        each(
-            frame.filter(
-                (pl.col("order_type") != "MARKET")
-                & (pl.col("event") == "NEW")
-                & pl.col("price").is_null()
-            ),
-            "price",
-            "a non-market NEW order needs a price",
-        )
-    if topic == "fund_movements":
-        each(frame.filter(pl.col("amount") <= 0), "amount", "amount {value} is not positive")
-    return problems
 
 
 def read_events(bundle: Path, reference: Reference, day: date) -> dict[str, pl.DataFrame]:
-    """All three topics of a bundle, checked; raises :class:`InputError` naming every problem."""
-    events: dict[str, pl.DataFrame] = {}
-    problems: list[Problem] = []
-    for topic in EVENT_TOPICS:
-        try:
-            events[topic] = read_topic(bundle, topic)
-        except InputError as exc:
-            problems += exc.problems
-            continue
-        problems += check_topic(events[topic], topic, reference, day)
-    if problems:
-        raise InputError(problems)
-    return events
+    """All three topics of a bundle, checked against ``reference``; raises :class:`InputError`
+    naming every problem."""
+    from .validate import check_against
+
+    return check_against(bundle, reference, day, EVENT_TOPICS)

@@ -109,3 +109,10 @@ def decimal_text(units_value: int, scale: int, places: int) -> str:
     if Decimal(text) != value:
         raise ValueError(f"{value} does not fit in {places} places")
     return text
+
+
+def plain_text(value_units: pl.Expr, scale: int) -> pl.Expr:
+    """Integer units as a plain decimal string without trailing zeros (4.600000 -> 4.6), for
+    messages."""
+    text = from_units(value_units, scale).cast(pl.String)
+    return text.str.replace(r"(\.\d*?)0+$", "${1}").str.replace(r"\.$", "")

@@ -40,14 +40,19 @@ def position_breaks(legs: pl.DataFrame) -> list[Problem]:
     return [
         Problem(
             "trades",
-            f"seq={seq} {side} leg",
+            f"seq={seq} trade_id={trade_id} {side} leg",
             f"{side.lower()}_offset",
             f"{side} CLOSE of {qty} lots by {account} in {instrument} ({hedge}) exceeds the position by {-after}",
             "§5",
         )
-        for seq, side, qty, account, instrument, hedge, after in bad.select(
-            "seq", "side", "qty", "account_id", "instrument_id", "hedge_flag", "position_after"
-        )
-        .head(200)
-        .iter_rows()
+        for seq, trade_id, side, qty, account, instrument, hedge, after in bad.select(
+            "seq",
+            "trade_id",
+            "side",
+            "qty",
+            "account_id",
+            "instrument_id",
+            "hedge_flag",
+            "position_after",
+        ).iter_rows()
     ]

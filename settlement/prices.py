@@ -9,7 +9,17 @@ import polars as pl
 
 from .calendar import HOUR_MICROS, session_length_micros
 from .errors import Problem
-from .numbers import PRICE_SCALE, RATE_SCALE, ZERO, div_ceil, div_floor, div_half_up, pow10, units
+from .numbers import (
+    PRICE_SCALE,
+    RATE_SCALE,
+    ZERO,
+    div_ceil,
+    div_floor,
+    div_half_up,
+    from_units,
+    pow10,
+    units,
+)
 
 RATE_ONE = 10**RATE_SCALE
 WINDOW_MINUTES = 60
@@ -204,26 +214,39 @@ def price_breaks(
     expired instrument."""
     problems: list[Problem] = []
     checked = days.join(
-        prices.select("instrument_id", "limit_up_u", "limit_down_u", "tick_u"),
+        prices.select(
+            "instrument_id", "limit_up_u", "limit_down_u", "tick_u", "prev_settle_u", "newly_listed"
+        ),
         on="instrument_id",
         how="left",
     ).with_columns(
         units(pl.col("high"), PRICE_SCALE).alias("high_u"),
         units(pl.col("low"), PRICE_SCALE).alias("low_u"),
+        from_units(pl.col("prev_settle_u"), PRICE_SCALE).alias("prev_settle"),
+        from_units(pl.col("limit_down_u"), PRICE_SCALE).alias("limit_down"),
+        from_units(pl.col("limit_up_u"), PRICE_SCALE).alias("limit_up"),
     )
-    for instrument, high, low in (
+    for instrument, high, low, prev, down, up, new in (
         checked.filter(
             (pl.col("high_u") > pl.col("limit_up_u")) | (pl.col("low_u") < pl.col("limit_down_u"))
         )
-        .select("instrument_id", "high", "low")
+        .select(
+            "instrument_id", "high", "low", "prev_settle", "limit_down", "limit_up", "newly_listed"
+        )
         .iter_rows()
     ):
+        root = (
+            f"reference/instruments.csv listing_price {prev} (newly listed)"
+            if new
+            else f"opening/settlement_prices.csv settle_price {prev}"
+        )
         problems.append(
             Problem(
                 "trades",
                 f"instrument={instrument}",
                 "price",
-                f"a trade price (low {low}, high {high}) lies outside the day's limits",
+                f"a trade price (low {low}, high {high}) lies outside the day's limits"
+                f" [{down}, {up}], computed from {root}",
                 "§4",
             )
         )

@@ -26,7 +26,7 @@ from schemas.registry import file_spec
 
 from .durable import link_or_copy, replace_file, sync_dir, sync_tree
 from .eod import DayResult
-from .errors import Problem
+from .errors import Problem, by_file
 from .formats import csv_bytes, json_bytes, sorted_by_spec, text_csv_bytes, text_table
 from .journal_files import journal_files
 
@@ -275,7 +275,8 @@ def _changes(previous_folder: Path, manifest: dict[str, object]) -> dict[str, ob
 
 
 def write_breaks_report(out: Path, day: str, kind: str, problems: list[Problem]) -> Path:
-    """``OUT/<D>/breaks.json``: every problem that stopped the day (file, record, field, rule §).
+    """``OUT/<D>/breaks.json``: every problem that stopped the day (file, record, field, rule §),
+    bad input and rule breaks alike, with the count per file (``files``).
 
     It sits beside the version folders, never inside one: nothing is published for the day."""
     day_dir = out / day
@@ -283,6 +284,7 @@ def write_breaks_report(out: Path, day: str, kind: str, problems: list[Problem])
         "trading_day": day,
         "kind": kind,
         "count": len(problems),
+        "files": [{"file": f, "count": len(found)} for f, found in by_file(problems).items()],
         "problems": [p.as_dict() for p in problems],
     }
     replace_file(day_dir / "breaks.json", json_bytes(report))

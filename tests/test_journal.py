@@ -103,7 +103,7 @@ def test_a_short_close_in_the_journal_stops_the_day(tmp_path: Path) -> None:
     assert journal is not None
     result, breaks = settle_day(DAY, reference, opening, aggregates, journal)
     assert result is None
-    assert [(b.record, b.rule) for b in breaks] == [("seq=9 SELL leg", "§5")]
+    assert [(b.record, b.rule) for b in breaks] == [("seq=9 trade_id=T9 SELL leg", "§5")]
 
 
 @settings(max_examples=40, deadline=None)
