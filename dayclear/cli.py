@@ -122,7 +122,8 @@ def _console_logging() -> None:
 
 def _session(args: argparse.Namespace) -> int:
     """``dayclear session open|close|status``: the day's streaming session (dayclear/session.py)."""
-    from .session import SessionError, job_running, open_session, read_session
+    from .journal_follower import resume_offset
+    from .session import SessionError, follower_running, job_running, open_session, read_session
 
     _console_logging()
     if args.action == "status":
@@ -133,6 +134,8 @@ def _session(args: argparse.Namespace) -> int:
         state = {
             **session.as_json(),
             "running": job_running(session),
+            "journal_running": follower_running(session),
+            "journal_priced_to_offset": resume_offset(session.paths.journal),
             "frozen": session.paths.done.exists(),
             "folder": str(session.paths.root),
         }

@@ -40,7 +40,7 @@ from settlement.tables import LINE, parse_text_frame
 
 from .kafka_io import TopicReader
 from .pipeline import Inputs, JournalTerms, journal_terms, load_inputs
-from .session import Session, read_session
+from .session import Session, job_running, read_session
 from .stream_snapshot import text_frame
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def catch_up(session: Session, inputs: Inputs) -> list[Path]:
 
 
 def follow(session: Session, stopping: Callable[[], bool], poll_s: float = 1.0) -> None:
-    """Write segments as legs are committed until ``stopping()``; what was read but not yet
+    """Write segments as legs are committed until ``stopping()``, or until the session's job is
+    gone and nothing more comes (a restore starts a new follower); what was read but not yet
     written is read again by the next follower or by the close."""
     terms = journal_terms(load_inputs(session.bundle, session.day), session.day)
     follower = Follower(session, terms, journal_dir(session))
@@ -160,6 +161,9 @@ def follow(session: Session, stopping: Callable[[], bool], poll_s: float = 1.0) 
     try:
         while not stopping():
             if not follower.poll(idle_s=poll_s):
+                if not job_running(session):
+                    log.info("journal of %s: the job is gone; stopping", session.day)
+                    break
                 time.sleep(poll_s)
             if follower.due():
                 follower.write()

@@ -107,6 +107,8 @@ def close_stream_first(
         log.warning(
             "the stream cannot close %s (%s): falling back to the bounded batch job", day, exc
         )
+        if (session := read_session(day)) is not None:
+            stop_follower(session)  # its segments are not used: the batch job prices the legs
         return close_day(bundle, day, bootstrap, snapshot, reason=f"stream unavailable: {exc}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ import httpx
 import pytest
 
 from dayclear.demo import settle_with_airflow
+from dayclear.journal_follower import segments
 from dayclear.kafka_io import offsets, produce_bundle
-from dayclear.session import Session, open_session
+from dayclear.session import Session, follower_running, open_session
 from dayclear.simulator import SimulationConfig, simulate
 from dayclear.stream_jobs import stop, wait_caught_up
 from schemas.registry import EVENT_TOPICS
+from settlement.journal_files import SEGMENT_MANIFEST
 from tests.conftest import run_dayclear
 from tests.portal_server import PASSWORDS, provision, serve
 
@@ -59,6 +62,22 @@ def _caught_up(kafka, session: Session) -> None:  # type: ignore[no-untyped-def]
     wait_caught_up(kafka.bootstrap, session.group, EVENT_TOPICS, held, session.job)
 
 
+def _priced_legs(session: Session) -> int:
+    """The legs the journal follower has priced into segments so far."""
+    return sum(
+        json.loads((segment / SEGMENT_MANIFEST).read_text())["legs"]
+        for segment in segments(session.paths.journal)
+    )
+
+
+def _wait_priced(session: Session, legs: int, timeout: float = 180) -> None:
+    """Until the follower's segments hold ``legs`` legs (it writes one every few seconds)."""
+    deadline = time.monotonic() + timeout
+    while (priced := _priced_legs(session)) < legs:
+        assert time.monotonic() < deadline, f"{priced} of {legs} legs priced"
+        time.sleep(0.5)
+
+
 def _settle(kafka, day: dict[str, Any], path: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The settlement DAG for the day under ``airflow dags test``, with the path's own folders."""
     state = day["root"] / path
@@ -88,12 +107,15 @@ def by_stream(kafka, day: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-
     try:
         produce_bundle(day["bundle"], kafka.bootstrap, DAY)
         _caught_up(kafka, session)
+        trades = (day["bundle"] / "events" / "trades.csv").read_text().count("\n") - 1
+        _wait_priced(session, 2 * trades)  # during the session, before the close
+        priced = {"legs": 2 * trades, "segments": len(segments(session.paths.journal))}
         settled = _settle(kafka, day, "stream")
         assert session.job.wait(60) == 0  # it stopped by itself, at the close's offsets
     finally:
         stop(session.job)
     assert session.paths.done.exists()
-    return {**settled, "session": session}
+    return {**settled, "session": session, "priced": priced}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +144,18 @@ def test_the_day_is_settled_from_the_running_stream(by_stream: dict[str, Any]) -
     assert (shown["run"], shown["frozen"], shown["running"]) == (1, True, False)
 
 
+def test_the_legs_are_priced_during_the_session(by_stream: dict[str, Any]) -> None:
+    """Issue 14 item 2: every leg was priced into a journal segment before the close, and the
+    close's journal is those segments merged, not the legs read back again."""
+    priced, session = by_stream["priced"], by_stream["session"]
+    assert priced["segments"] >= 1
+    snapshot = by_stream["state"] / "snapshots" / DAY.isoformat()
+    manifest = json.loads((snapshot / "journal" / "manifest.json").read_text())
+    assert manifest["legs"] == priced["legs"]
+    assert _priced_legs(session) == priced["legs"]  # the close found nothing left to price
+    assert not follower_running(session)
+
+
 def test_a_killed_stream_falls_back_to_the_batch_job(by_batch: dict[str, Any]) -> None:
     settled_by = by_batch["status"]["settled_by"]
     pid = by_batch["session"].pid
@@ -132,6 +166,7 @@ def test_a_killed_stream_falls_back_to_the_batch_job(by_batch: dict[str, Any]) -
     assert by_batch["manifest"]["lineage"]["settled_by"] == settled_by
     assert by_batch["proof"]["complete"] and by_batch["proof"]["frozen_by"] == settled_by
     assert "falling back to the bounded batch job" in by_batch["log"]
+    assert not follower_running(by_batch["session"])  # nothing of the dead session runs on
 
 
 def test_both_paths_publish_the_same_bytes(
