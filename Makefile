@@ -21,10 +21,10 @@ target/.jars: pom.xml $(shell find src -name '*.java')
 	mvn -q -B package
 	@touch $@
 
-browser:                   ## Debian's Chromium for the portal's browser tests (no browser download)
-	@command -v chromium >/dev/null 2>&1 || { \
+browser:                   ## Debian's Chromium and a Chinese font for the portal's browser tests (no browser download)
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 demo: setup                ## simulate a day into Kafka, Flink, settlement/ops/audit/smoke DAGs, publish, serve the portal
 	$(BIN)/dayclear demo --serve

@@ -74,13 +74,14 @@ def bars(
             )
         y += group_h
     parts.append(f'<line x1="{label_w}" y1="{y}" x2="{label_w + plot_w}" y2="{y}" class="axis"/>')
+    places = 0 if top >= 100 else 2  # ticks of a small scale keep their fractions
     for k in range(Y_TICKS):
         x = label_w + plot_w * k / (Y_TICKS - 1)
         tick = _exact(top) * k / (Y_TICKS - 1)
         parts.append(
             f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 4}" class="axis"/>'
             f'<text x="{x:.1f}" y="{y + 16}" class="chart-value" text-anchor="middle">'
-            f"{escape(fmt.amount(tick, 0))}</text>"
+            f"{escape(fmt.amount(tick, places))}</text>"
         )
     parts.append(
         f'<text x="{label_w + plot_w / 2:.1f}" y="{y + 32}" class="axis-label" '

@@ -17,9 +17,11 @@ from .settings import PortalSettings
 H11_MAX_HEADER_BYTES = 64 * 1024
 
 
-def config(state: Path, host: str, port: int, settings: PortalSettings) -> uvicorn.Config:
+def config(
+    state: Path, host: str, port: int, settings: PortalSettings, database: Path | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(state, settings=settings),
+        create_app(state, database, settings),
         host=host,
         port=port,
         log_level="warning",
