@@ -24,6 +24,7 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import days as d
@@ -142,7 +143,8 @@ def create_app(
             portal.record(request, None, "refused 429", f"sign-in locked for {username!r}")
             log.warning("sign-in refused: %r from %s is locked for %d s", username, client, retry)
             return login_page(request, N_("Too many failed sign-ins. Try again later."), 429, retry)
-        who = portal.store.authenticate(username, password[:200])
+        # scrypt takes ~50 ms of CPU: in the thread pool, not on the event loop every request shares
+        who = await run_in_threadpool(portal.store.authenticate, username, password[:200])
         if who is None:
             portal.record(request, None, "refused 401", f"sign-in failed for {username!r}")
             for key, threshold in zip(

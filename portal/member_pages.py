@@ -4,7 +4,8 @@ as sorted and paged tables, what a re-issue changed and the files to download. E
 data is in the access log, whoever reads it (staff too)."""
 
 import hashlib
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,12 +17,21 @@ from .i18n import N_
 from .store import TOKEN_DAYS, Principal
 from .web import MemberReader, Portal, Signed
 
+T = TypeVar("T")
+
 
 def add_routes(app: FastAPI, portal: Portal) -> None:
     src = portal.sources
 
     def not_found() -> HTTPException:
         return HTTPException(404, N_("No such day, version or file."))
+
+    def found(read: Callable[[], T]) -> T:
+        """What ``read`` reads, or 404 when it names nothing the caller may see."""
+        try:
+            return read()
+        except d.NotFound as exc:
+            raise not_found() from exc
 
     def member_days(member_id: str) -> list[dict[str, Any]]:
         out = []
@@ -214,12 +224,9 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     def api_manifest(
         request: Request, who: MemberReader, member_id: str, day: str, version: str
     ) -> dict[str, Any]:
-        try:
-            found = d.member_manifest(src, day, version, member_id)
-        except d.NotFound as exc:
-            raise not_found() from exc
+        mine = found(lambda: d.member_manifest(src, day, version, member_id))
         portal.record(request, who, "manifest")
-        return found
+        return mine
 
     @app.get(
         API + "/changes",
@@ -230,12 +237,9 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     def api_changes(
         request: Request, who: MemberReader, member_id: str, day: str, version: str
     ) -> dict[str, Any]:
-        try:
-            found = m.changes(src, day, version, member_id)
-        except d.NotFound as exc:
-            raise not_found() from exc
+        changed = found(lambda: m.changes(src, day, version, member_id))
         portal.record(request, who, "read", "changes")
-        return {"changes": found}
+        return {"changes": changed}
 
     @app.get(
         API + "/files/{name}",
@@ -245,10 +249,7 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     def api_file(
         request: Request, who: MemberReader, member_id: str, day: str, version: str, name: str
     ) -> Response:
-        try:
-            data = d.member_file(src, day, version, member_id, name)
-        except d.NotFound as exc:
-            raise not_found() from exc
+        data = found(lambda: d.member_file(src, day, version, member_id, name))
         return download(
             request,
             who,
@@ -262,10 +263,7 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     def api_archive(
         request: Request, who: MemberReader, member_id: str, day: str, version: str
     ) -> Response:
-        try:
-            data = d.member_archive(src, day, version, member_id)
-        except d.NotFound as exc:
-            raise not_found() from exc
+        data = found(lambda: d.member_archive(src, day, version, member_id))
         sha = hashlib.sha256(data).hexdigest()
         return download(
             request, who, data, f"{day}_{version}_{member_id}.zip", "application/zip", sha
@@ -278,10 +276,7 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
         "manifest)",
     )
     def api_prices(request: Request, who: Signed, day: str, version: str) -> Response:
-        try:
-            data = d.exchange_file(src, day, version, "settlement_prices.csv")
-        except d.NotFound as exc:
-            raise not_found() from exc
+        data = found(lambda: d.exchange_file(src, day, version, "settlement_prices.csv"))
         sha = hashlib.sha256(data).hexdigest()
         return download(
             request, who, data, f"{day}_{version}_settlement_prices.csv", "text/csv", sha
