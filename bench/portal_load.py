@@ -116,12 +116,13 @@ async def downloads(
         try:
             response = await client.get(path)
             ok = response.status_code == 200 and len(response.content) > 0
-        except httpx.HTTPError:
-            ok = False
+            what = f"{response.status_code} {path}"
+        except httpx.HTTPError as exc:
+            ok, what = False, f"{type(exc).__name__} {path}"
         out["download"].append(time.perf_counter() - started)
         out["bytes"].append(len(response.content) if ok else 0)
         if not ok:
-            out["download_errors"].append(path)
+            out["download_errors"].append(what)
 
 
 async def with_tokens(
@@ -241,6 +242,8 @@ def main() -> int:
         },
     }
     print(json.dumps(report, indent=1))
+    for what in (sessions["download_errors"] + bearer["download_errors"])[:10]:
+        log.warning("error: %s", what)
     database.unlink(missing_ok=True)
     return (
         0

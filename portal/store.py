@@ -161,6 +161,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
             for table, column, definition in ADDED_COLUMNS:
                 present = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
@@ -168,8 +169,11 @@ class Store:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute("PRAGMA journal_mode=WAL")
+        """WAL (set once, in the file) lets readers run beside the one writer; ``synchronous=NORMAL``
+        syncs at checkpoints instead of at every commit, which WAL keeps consistent (a power cut can
+        lose the last rows of the access log, never corrupt it); a writer waits up to 30 s."""
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA synchronous=NORMAL")
         return con
 
     # --- users ----------------------------------------------------------------------------------
