@@ -7,23 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
-from schemas.registry import file_spec
+from schemas.registry import file_spec, group_specs
 
 from . import days as d
 from . import formatting as fmt
 
 PAGE_ROWS = 25
 SUMMARY_COLUMNS = ("balance", "margin", "available", "margin_call")
-#: The member files shown as tables, by their name in schemas/files/published.json.
-TABLES = {"positions.csv": "positions", "trades.csv": "trades"}
+#: The member files shown as sorted, paged tables.
+TABLES = ("positions.csv", "trades.csv")
+#: A member file's name -> its spec's name (``members/{member_id}/funds.csv`` -> ``funds``).
 SPEC_OF = {
-    "funds.csv": "funds",
-    "positions.csv": "positions",
-    "trades.csv": "trades",
-    "declaration_fees.csv": "declaration_fees",
-    "margin_calls.csv": "margin_calls",
+    PurePosixPath(spec.path).name: spec.name
+    for spec in group_specs("published")
+    if spec.path.startswith("members/")
 }
 
 
@@ -81,7 +81,7 @@ def table(
     types = _types(name)
     columns = list(types)
     rows = rows_of(src, day, version, member, name)
-    sort = sort if sort in types else file_spec(TABLES[name]).sort_by[0]
+    sort = sort if sort in types else file_spec(SPEC_OF[name]).sort_by[0]
     numeric = {c for c, t in types.items() if t in ("int", "money", "price", "rate", "ratio4")}
 
     def key(row: dict[str, str]) -> tuple[int, Decimal | str]:
