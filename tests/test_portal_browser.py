@@ -146,8 +146,11 @@ def test_staff_click_through_to_a_break(browser, portal_story, tmp_path: Path, l
 
     page.click(f"header >> text={says['access_log']}")
     assert page.locator("#access-log").count() == 1
-    assert page.locator("#access-log tbody tr").first.locator("td").first.inner_text().endswith(
-        "+08:00"
+    assert (
+        page.locator("#access-log tbody tr")
+        .first.locator("td")
+        .first.inner_text()
+        .endswith("+08:00")
     )
     shot(page, tmp_path, lang, "staff-access-log")
     page.select_option("select[name=outcome]", "signed in")
