@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars browser demo portal test test-fast lint typecheck kafka-start kafka-stop clean
+.PHONY: setup env jars browser demo portal messages test test-fast lint typecheck kafka-start kafka-stop clean
 
 setup: env jars browser
 
@@ -21,16 +21,20 @@ target/.jars: pom.xml $(shell find src -name '*.java')
 	mvn -q -B package
 	@touch $@
 
-browser:                   ## Debian's Chromium for the portal's browser tests (no browser download)
-	@command -v chromium >/dev/null 2>&1 || { \
+browser:                   ## Debian's Chromium and a Chinese font for the portal's browser tests (no browser download)
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 demo: setup                ## simulate a day into Kafka, Flink, settlement/ops/audit/smoke DAGs, publish, serve the portal
 	$(BIN)/dayclear demo --serve
 
 portal: env                ## serve the settlement portal over .state (users: dayclear portal add-user)
 	$(BIN)/dayclear portal serve
+
+messages: env              ## extract the portal's messages again and merge them into its catalogues (then translate)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o portal/locale/messages.pot portal
+	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale --ignore-obsolete --width 100
 
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
 	$(BIN)/pytest

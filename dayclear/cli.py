@@ -194,6 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _portal(args: argparse.Namespace) -> int:
+    from portal import formatting as fmt
     from portal.store import Store
 
     from .paths import state_dir
@@ -201,12 +202,10 @@ def _portal(args: argparse.Namespace) -> int:
     state = args.state or state_dir()
     store = Store(state / "portal" / "portal.sqlite")
     if args.action == "serve":
-        import uvicorn
-
-        from portal.app import create_app
+        from portal.server import serve
 
         print(f"dayclear portal on http://{args.host}:{args.port}/ (state {state})", flush=True)
-        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+        serve(state, args.host, args.port)
     elif args.action == "add-user":
         if args.role == "member" and not args.member:
             raise SystemExit("dayclear portal add-user: a member user needs --member")
@@ -218,8 +217,31 @@ def _portal(args: argparse.Namespace) -> int:
     else:
         if store.user(args.username) is None:
             raise SystemExit(f"dayclear portal token: no user {args.username!r}")
-        print(store.issue(args.username, "token", args.days * 86400, args.label))
+        if args.revoke:
+            if not store.revoke_token(args.username, args.revoke):
+                raise SystemExit(
+                    f"dayclear portal token: {args.username!r} has no live token {args.revoke!r}"
+                )
+            print(f"token {args.revoke} of {args.username} revoked")
+        elif args.list:
+            for t in store.tokens(args.username):
+                state_word = "revoked" if t["revoked"] else "active" if t["live"] else "expired"
+                expires = fmt.local_time(float(t["expires_at"]))  # type: ignore[arg-type]
+                print(f"{t['id']}  {state_word:<8} expires {expires}  {t['label']}")
+        else:
+            print(store.issue(args.username, "token", args.days * 86400, args.label))
     return 0
+
+
+def _token_days(text: str) -> int:
+    """``--days``: a whole number of days from 1 (0 would issue a token that has already expired)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"a token lives 1 to 3650 days, not {days}")
+    return days
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     portal.add_argument("--role", choices=["staff", "member"], default="member")
     portal.add_argument("--member", help="the member id of a member user")
     portal.add_argument("--password", help="(default: asked for)")
-    portal.add_argument("--days", type=int, default=90, help="token lifetime")
+    portal.add_argument("--days", type=_token_days, default=90, help="token lifetime (1-3650)")
+    portal.add_argument("--list", action="store_true", help="token: list the user's tokens")
+    portal.add_argument("--revoke", metavar="TOKEN_ID", help="token: revoke one (id from --list)")
     portal.add_argument("--label", default="", help="what the token is for")
     portal.set_defaults(func=_portal)
 

@@ -296,10 +296,8 @@ def _summary(
 
 def serve_portal(state: Path, bundle: Path, day: date, port: int = 8300) -> None:
     """Provision the demo's portal users (staff + one per member) and serve the portal until Ctrl-C."""
-    import uvicorn
-
     from portal.accounts import provision_demo_users
-    from portal.app import create_app
+    from portal.server import serve
     from portal.store import Store
     from settlement.bundle import load_reference
 
@@ -310,4 +308,4 @@ def serve_portal(state: Path, bundle: Path, day: date, port: int = 8300) -> None
     _step(f"settlement portal at http://127.0.0.1:{port}/  (Ctrl-C to stop)")
     print(f"    sign-in names and passwords: {credentials} ({len(made)} new; staff user: staff,")
     print("    member users: m001, m002, ...)")
-    uvicorn.run(create_app(state), host="127.0.0.1", port=port, log_level="warning")
+    serve(state, "127.0.0.1", port)

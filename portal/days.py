@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .formatting import exchange_day
+
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 VERSION = re.compile(r"^v[1-9]\d{0,3}$")
 MEMBER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -26,6 +28,10 @@ ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so an archive of the same files is th
 
 class NotFound(Exception):
     """Nothing by that name for this caller (the same answer whether it exists for someone else)."""
+
+
+class Tampered(RuntimeError):
+    """A published file whose bytes do not match its manifest: it is never served."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ class Sources:
         return cls(state / "published", state / "snapshots", state / "ops", state / "bundles")
 
 
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+def _json(path: Path) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = json.loads(path.read_text()) if path.is_file() else None
+    return found
 
 
 def _day_dir(src: Sources, day: str) -> Path:
@@ -94,7 +101,7 @@ def manifest(src: Sources, day: str, version: str) -> dict[str, Any]:
     found = _json(_day_dir(src, day) / version / "manifest.json")
     if found is None:
         raise NotFound(version)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def changes(src: Sources, day: str, version: str) -> dict[str, Any] | None:
@@ -138,9 +145,6 @@ def health_history(src: Sources, day: str) -> list[dict[str, Any]]:
 def alerts(src: Sources, day: str) -> list[dict[str, Any]]:
     """Alerts of the day: the ops prong's (``ops/alerts.jsonl``, stamped with a time) and the jobs'
     surveillance and risk alerts collected from the ``alerts`` topic (``ops/stream_alerts.jsonl``)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     found = []
     for name in ("alerts.jsonl", "stream_alerts.jsonl"):
         path = src.ops / name
@@ -153,9 +157,7 @@ def alerts(src: Sources, day: str) -> list[dict[str, Any]]:
                 continue
             stamp = alert.get("at")
             of_day = alert.get("trading_day") or (
-                datetime.fromtimestamp(stamp, ZoneInfo("Asia/Shanghai")).date().isoformat()
-                if isinstance(stamp, (int, float))
-                else None
+                exchange_day(stamp) if isinstance(stamp, (int, float)) else None
             )
             if of_day == day:
                 found.append(alert)
@@ -187,13 +189,25 @@ def member_file(src: Sources, day: str, version: str, member: str, name: str) ->
     files = member_files(src, day, version, member)
     if name not in files:
         raise NotFound(name)
-    return _checked(src, day, version, member, name, files[name]["sha256"])
+    return _checked(src, day, version, f"members/{member}/{name}", files[name]["sha256"])
 
 
-def _checked(src: Sources, day: str, version: str, member: str, name: str, sha: str) -> bytes:
-    data = (src.out / day / version / "members" / member / name).read_bytes()
+def exchange_file(src: Sources, day: str, version: str, name: str) -> bytes:
+    """One file of the version's ``exchange/`` folder (the public settlement prices), checked
+    against the manifest like every member file."""
+    path = f"exchange/{name}"
+    meta = manifest(src, day, version)["files"].get(path)
+    if meta is None:
+        raise NotFound(name)
+    return _checked(src, day, version, path, meta["sha256"])
+
+
+def _checked(src: Sources, day: str, version: str, path: str, sha: str) -> bytes:
+    """The bytes of ``path`` (a key of the manifest's ``files``, already validated) if their SHA-256
+    is the manifest's; :class:`Tampered` otherwise."""
+    data = (src.out / day / version / path).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha:
-        raise RuntimeError(f"{day}/{version}/members/{member}/{name} does not match its manifest")
+        raise Tampered(f"{day}/{version}/{path} does not match its manifest")
     return data
 
 
@@ -205,7 +219,8 @@ def member_archive(src: Sources, day: str, version: str, member: str) -> bytes:
         for name, meta in sorted(mine["files"].items()):
             info = zipfile.ZipInfo(f"{day}_{version}_{member}/{name}", ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, _checked(src, day, version, member, name, meta["sha256"]))
+            data = _checked(src, day, version, f"members/{member}/{name}", meta["sha256"])
+            archive.writestr(info, data)
         info = zipfile.ZipInfo(f"{day}_{version}_{member}/manifest.json", ZIP_TIME)
         archive.writestr(info, json.dumps(mine, indent=1))
     return buffer.getvalue()
@@ -225,36 +240,6 @@ def member_slice(full: dict[str, Any], day: str, member: str) -> dict[str, Any]:
         "files": _files_of(full, member),
         "totals": (full.get("members") or {}).get(member, {}),
     }
-
-
-def member_changes(src: Sources, day: str, version: str, member: str) -> dict[str, Any] | None:
-    """What changed for ``member`` in this version against the one before: files, and rows per file."""
-    member_files(src, day, version, member)
-    found = changes(src, day, version)
-    if not found:
-        return None
-    previous = f"v{found['from_version']}"
-    changed = (found.get("members") or {}).get(member, [])
-    rows: dict[str, dict[str, list[str]]] = {}
-    for name in changed:
-        old = _csv_lines(src.out / day / previous / "members" / member / name)
-        new = _csv_lines(src.out / day / version / "members" / member / name)
-        old_rows, new_rows = set(old[1:]), set(new[1:])
-        rows[name] = {
-            "header": new[:1] or old[:1],
-            "removed": [r for r in old[1:] if r not in new_rows],
-            "added": [r for r in new[1:] if r not in old_rows],
-        }
-    return {
-        "from_version": previous,
-        "to_version": version,
-        "changed_files": changed,
-        "rows": rows,
-    }
-
-
-def _csv_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.is_file() else []
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:

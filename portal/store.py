@@ -4,7 +4,11 @@
   compares in constant time.
 * Session ids and API tokens are 256-bit random secrets handed out once; only their SHA-256 is stored,
   with an expiry. A tampered, unknown, revoked or expired secret therefore simply finds nothing.
-* Every download and every refused request is appended to ``access_log``, which staff can read.
+* Every read of member data (staff's too), every download, sign-in, sign-out and refused request is
+  appended to ``access_log`` with the member and trading day it concerned; staff read it filtered and
+  paged, with the anonymous refusals counted apart so that they never push the rest out of view.
+* Failed sign-ins are counted per user name and per client address (``sign_in_failures``) for the
+  throttle of ``portal.settings.Throttle``.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .settings import Throttle
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SESSION_SECONDS = 8 * 3600
 TOKEN_DAYS = 90
+TOKEN_ID_LENGTH = 12  # a token's public id: the first hex digits of its SHA-256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -49,7 +57,63 @@ CREATE TABLE IF NOT EXISTS access_log (
   outcome TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+  key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  last_at REAL NOT NULL,
+  locked_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS portal_keys (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 """
+#: Columns added after the first release: (table, column, definition), added to older databases.
+ADDED_COLUMNS = (
+    ("access_log", "subject_member", "TEXT"),
+    ("access_log", "trading_day", "TEXT"),
+)
+ACCESS_LOG_COLUMNS = (
+    "id, at, username, role, member_id, client, method, path, outcome, detail, subject_member, "
+    "trading_day"
+)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which access-log rows to show: all given conditions hold. ``member`` matches the reader's
+    member or the member whose data was read; ``outcome`` is a prefix (``refused`` finds every
+    refusal); ``since``/``until`` are epoch seconds; ``anonymous``: only rows without a user (True),
+    only rows with one (False), or both (None)."""
+
+    user: str | None = None
+    member: str | None = None
+    outcome: str | None = None
+    since: float | None = None
+    until: float | None = None
+    anonymous: bool | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if self.user:
+            clauses.append("username = ?")
+            args.append(self.user)
+        if self.member:
+            clauses.append("(member_id = ? OR subject_member = ?)")
+            args += [self.member, self.member]
+        if self.outcome:
+            clauses.append("substr(outcome, 1, ?) = ?")
+            args += [len(self.outcome), self.outcome]
+        if self.since is not None:
+            clauses.append("at >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            clauses.append("at < ?")
+            args.append(self.until)
+        if self.anonymous is not None:
+            clauses.append("username IS NULL" if self.anonymous else "username IS NOT NULL")
+        return " AND ".join(clauses), args
 
 
 @dataclass(frozen=True)
@@ -97,11 +161,19 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            for table, column, definition in ADDED_COLUMNS:
+                present = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute("PRAGMA journal_mode=WAL")
+        """WAL (set once, in the file) lets readers run beside the one writer; ``synchronous=NORMAL``
+        syncs at checkpoints instead of at every commit, which WAL keeps consistent (a power cut can
+        lose the last rows of the access log, never corrupt it); a writer waits up to 30 s."""
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA synchronous=NORMAL")
         return con
 
     # --- users ----------------------------------------------------------------------------------
@@ -157,16 +229,89 @@ class Store:
         with self._connect() as con:
             con.execute("UPDATE secrets SET revoked = 1 WHERE digest = ?", (_digest(secret),))
 
+    def revoke_token(self, username: str, token_id: str) -> bool:
+        """Revoke the user's API token named by its id (the first 12 hex digits of its digest, as
+        :meth:`tokens` lists it). False when the user has no live token of that id."""
+        if len(token_id) != TOKEN_ID_LENGTH or not all(c in "0123456789abcdef" for c in token_id):
+            return False
+        with self._connect() as con:
+            done = con.execute(
+                "UPDATE secrets SET revoked = 1 WHERE username = ? AND kind = 'token' "
+                "AND substr(digest, 1, ?) = ? AND revoked = 0",
+                (username, TOKEN_ID_LENGTH, token_id),
+            ).rowcount
+        return done > 0
+
+    def revoke_all(self, username: str) -> int:
+        """Sign out everywhere: every session and every API token of the user. Returns how many."""
+        with self._connect() as con:
+            return con.execute(
+                "UPDATE secrets SET revoked = 1 WHERE username = ? AND revoked = 0", (username,)
+            ).rowcount
+
     def tokens(self, username: str) -> list[dict[str, object]]:
         with self._connect() as con:
             rows = con.execute(
-                "SELECT substr(digest, 1, 12), label, expires_at, revoked FROM secrets "
+                "SELECT substr(digest, 1, ?), label, expires_at, revoked FROM secrets "
                 "WHERE username = ? AND kind = 'token' ORDER BY expires_at",
-                (username,),
+                (TOKEN_ID_LENGTH, username),
             ).fetchall()
+        now = time.time()
         return [
-            {"id": r[0], "label": r[1], "expires_at": r[2], "revoked": bool(r[3])} for r in rows
+            {
+                "id": r[0],
+                "label": r[1],
+                "expires_at": r[2],
+                "revoked": bool(r[3]),
+                "live": not r[3] and r[2] > now,
+            }
+            for r in rows
         ]
+
+    # --- sign-in throttling --------------------------------------------------------------------
+    def locked_for(self, keys: list[str]) -> float:
+        """Seconds until every one of ``keys`` (``user:NAME``, ``client:ADDRESS``) may sign in again."""
+        now = time.time()
+        with self._connect() as con:
+            found = [
+                con.execute(
+                    "SELECT locked_until FROM sign_in_failures WHERE key = ?", (key,)
+                ).fetchone()
+                for key in keys
+            ]
+        return max([float(row[0]) - now for row in found if row] + [0.0])
+
+    def sign_in_failed(self, key: str, threshold: int, throttle: Throttle) -> tuple[int, float]:
+        """Count a failure of ``key``; returns (failures in a row, seconds it is now locked for).
+        A count older than the longest lock starts again."""
+        now = time.time()
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT failures, last_at FROM sign_in_failures WHERE key = ?", (key,)
+            ).fetchone()
+            failures = 1 if row is None or now - row[1] > throttle.max_seconds else row[0] + 1
+            lock = throttle.lock_seconds(failures, threshold)
+            con.execute(
+                "INSERT OR REPLACE INTO sign_in_failures (key, failures, last_at, locked_until) "
+                "VALUES (?, ?, ?, ?)",
+                (key, failures, now, now + lock if lock else 0.0),
+            )
+        return failures, lock
+
+    def sign_in_succeeded(self, keys: list[str]) -> None:
+        with self._connect() as con:
+            con.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(k,) for k in keys])
+
+    # --- keys ----------------------------------------------------------------------------------
+    def key(self, name: str) -> bytes:
+        """A 256-bit server key (made on first use, kept in the store so it survives restarts)."""
+        with self._connect() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO portal_keys (name, value) VALUES (?, ?)",
+                (name, secrets.token_hex(32)),
+            )
+            row = con.execute("SELECT value FROM portal_keys WHERE name = ?", (name,)).fetchone()
+        return bytes.fromhex(row[0])
 
     # --- access log ----------------------------------------------------------------------------
     def log(
@@ -177,11 +322,13 @@ class Store:
         path: str,
         outcome: str,
         detail: str = "",
+        subject_member: str | None = None,
+        trading_day: str | None = None,
     ) -> None:
         with self._connect() as con:
             con.execute(
-                "INSERT INTO access_log (at, username, role, member_id, client, method, path, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO access_log (at, username, role, member_id, client, method, path, "
+                "outcome, detail, subject_member, trading_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     who.username if who else None,
@@ -192,13 +339,27 @@ class Store:
                     path[:500],
                     outcome,
                     detail[:500],
+                    subject_member[:40] if subject_member else None,
+                    trading_day[:10] if trading_day else None,
                 ),
             )
 
-    def access_log(self, limit: int = 500) -> list[dict[str, object]]:
+    def access_log(
+        self, limit: int = 500, offset: int = 0, where: LogFilter | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows matching ``where``, newest first, ``limit`` of them after skipping ``offset``."""
+        clause, args = (where or LogFilter()).where()
         with self._connect() as con:
             con.row_factory = sqlite3.Row
             rows = con.execute(
-                "SELECT * FROM access_log ORDER BY id DESC LIMIT ?", (limit,)
+                f"SELECT {ACCESS_LOG_COLUMNS} FROM access_log WHERE {clause} "
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
             ).fetchall()
         return [dict(r) for r in rows]
+
+    def access_log_count(self, where: LogFilter | None = None) -> int:
+        clause, args = (where or LogFilter()).where()
+        with self._connect() as con:
+            found = con.execute(f"SELECT count(*) FROM access_log WHERE {clause}", args).fetchone()
+        return int(found[0])

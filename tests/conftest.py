@@ -39,12 +39,32 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 @pytest.fixture(scope="session")
 def portal_story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A real published day with a story (v1 with audit breaks, v2 re-issued and final), a portal
-    server over it, and its users: ``staff`` and one user per member."""
+    server over it, and its users: ``staff`` and one user per member.
+
+    The story runs the Flink pre-aggregation twice (~2 min). While working on the portal alone,
+    ``DAYCLEAR_TEST_PORTAL_STORY=DIR`` keeps the story made in DIR and copies it for later runs."""
+    import json
+    import os
+    import shutil
+
     from portal_day import MEMBERS, build_story
     from portal_server import provision, serve
 
     state = tmp_path_factory.mktemp("portal-state")
-    story = build_story(state)
+    kept = (
+        Path(os.environ.get("DAYCLEAR_TEST_PORTAL_STORY", ""))
+        if os.environ.get("DAYCLEAR_TEST_PORTAL_STORY")
+        else None
+    )
+    if kept and (kept / "story.json").is_file():
+        shutil.copytree(kept / "state", state, dirs_exist_ok=True)
+        story = json.loads((kept / "story.json").read_text())
+        story["out"] = state / "published"
+    else:
+        story = build_story(state)
+        if kept:
+            shutil.copytree(state, kept / "state", ignore=shutil.ignore_patterns("portal"))
+            (kept / "story.json").write_text(json.dumps(story, default=str))
     members = [f"M{i:03d}" for i in range(1, MEMBERS + 1)]
     store = provision(state, members)
     with serve(state) as url:

@@ -1,7 +1,10 @@
-"""A real portal server (uvicorn on a free port, in a thread) over a state folder, for the tests."""
+"""A real portal server (uvicorn on a free port, in a thread, served as production serves it) over a
+state folder, for the tests; and a signed-in client that goes through the sign-in form as a browser
+does (its CSRF token, the portal's own Origin)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -9,12 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 
-from portal.app import create_app
+from portal import server
+from portal.settings import PortalSettings
 from portal.store import Store
 
 PASSWORDS = {"staff": "staff-secret-1"}
+#: The tests' "TLS proxy": the only address whose X-Forwarded-For the server believes. A test reaches
+#: the server through it by binding its client socket to this loopback address.
+PROXY = "127.0.0.2"
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]*)"')
 
 
 def member_user(member: str) -> str:
@@ -42,18 +51,42 @@ def _free_port() -> int:
 @contextmanager
 def serve(state: Path) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
+    url = f"http://127.0.0.1:{port}"
+    settings = PortalSettings(base_url=url, trusted_proxies=frozenset({PROXY}))
+    uvicorn_server = uvicorn.Server(server.config(state, "127.0.0.1", port, settings))
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
-    while not server.started:
+    while not uvicorn_server.started:
         if time.time() > deadline:
             raise RuntimeError("the portal did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        server.should_exit = True
+        uvicorn_server.should_exit = True
         thread.join(10)
+
+
+def form_token(client: httpx.Client, path: str) -> str:
+    """The CSRF token of the first form on ``path`` as the client sees it."""
+    found = CSRF.search(client.get(path).text)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    """Post the sign-in form as a browser on the portal's own page does."""
+    token = form_token(client, "/login")
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        headers={"Origin": str(client.base_url).rstrip("/")},
+    )
+
+
+def signed_in(url: str, username: str, password: str, **options: object) -> httpx.Client:
+    client = httpx.Client(base_url=url, follow_redirects=False, **options)  # type: ignore[arg-type]
+    response = sign_in(client, username, password)
+    assert response.status_code == 303, response.text
+    return client

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from portal_day import DAY
-from portal_server import PASSWORDS, member_password, member_user
+from portal_server import PASSWORDS, form_token, member_password, member_user, sign_in, signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -50,13 +50,6 @@ STAFF_ENDPOINTS = [
     f"/api/v1/days/{D}",
     "/api/v1/access-log",
 ]
-
-
-def signed_in(url: str, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, follow_redirects=False)
-    response = client.post("/login", data={"username": username, "password": password})
-    assert response.status_code == 303, response.text
-    return client
 
 
 def accounts_of(story: dict[str, Any], member: str) -> set[str]:
@@ -191,7 +184,11 @@ def test_tampered_expired_revoked_and_foreign_tokens_are_refused(portal_story) -
     cookie = client.cookies["dayclear_session"]
     tampered = httpx.get(url + path, cookies={"dayclear_session": cookie[:-2] + "zz"})
     assert tampered.status_code == 401
-    client.post("/logout")
+    client.post(
+        "/logout",
+        data={"csrf_token": form_token(client, "/members/M004")},
+        headers={"Origin": url},
+    )
     assert httpx.get(url + path, cookies={"dayclear_session": cookie}).status_code == 401
     # a valid token of another member opens nothing of M004's
     other = store.issue(member_user("M005"), "token", 3600, "other")
@@ -216,11 +213,9 @@ def test_roles_are_separate(portal_story) -> None:  # type: ignore[no-untyped-de
     for path in STAFF_ENDPOINTS:
         assert staff.get(path).status_code == 200, path
     # wrong passwords and unknown users do not sign in, and the attempt is logged
-    bad = httpx.post(url + "/login", data={"username": "m002", "password": "M002-secret-1"})
-    assert bad.status_code == 401
-    assert (
-        httpx.post(url + "/login", data={"username": "nobody", "password": "x"}).status_code == 401
-    )
+    with httpx.Client(base_url=url) as anonymous:
+        assert sign_in(anonymous, "m002", "M002-secret-1").status_code == 401
+        assert sign_in(anonymous, "nobody", "x").status_code == 401
     log = staff.get("/api/v1/access-log").json()
     assert any(e["detail"] == "sign-in failed for 'm002'" for e in log)
 

@@ -1,0 +1,86 @@
+"""The portal's settings, in one place, with their defaults and the environment variables that set them.
+
+=================================  =====================================================================
+``DAYCLEAR_PORTAL_BASE_URL``       the address users reach the portal at (``https://...`` behind the
+                                   exchange's TLS proxy); every redirect and the Origin check use it,
+                                   never the request's Host. Default ``http://127.0.0.1:8300``.
+``DAYCLEAR_PORTAL_TRUSTED_PROXIES`` comma-separated addresses whose ``X-Forwarded-For`` and
+                                   ``X-Forwarded-Proto`` are believed; from anyone else they are
+                                   ignored. Default: none.
+``DAYCLEAR_PORTAL_SECURE_COOKIE``  ``1``: cookies are ``Secure`` (also implied by an https base URL).
+=================================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8300"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Sign-in throttling (docs/portal.md "Sign-in throttling"): after ``user_failures`` failed
+    sign-ins in a row for one user name, or ``client_failures`` from one client address, further
+    sign-ins of that user or client are refused (429) for ``base_seconds``, doubled for every failure
+    after that, up to ``max_seconds``. A success resets the user's and the client's count."""
+
+    user_failures: int = 5
+    client_failures: int = 20
+    base_seconds: float = 30.0
+    max_seconds: float = 900.0
+
+    def lock_seconds(self, failures: int, threshold: int) -> float:
+        """How long to lock after ``failures`` failures in a row (0: not locked)."""
+        if failures < threshold:
+            return 0.0
+        return float(min(self.max_seconds, self.base_seconds * 2 ** (failures - threshold)))
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    base_url: str = DEFAULT_BASE_URL
+    trusted_proxies: frozenset[str] = frozenset()
+    secure_cookie: bool = False
+    max_body_bytes: int = 64 * 1024  # the largest form is a sign-in: a few hundred bytes
+    max_header_bytes: int = 16 * 1024  # all request headers together
+    throttle: Throttle = field(default_factory=Throttle)
+    default_language: str = "zh_CN"
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"portal base URL must be http(s)://host[:port]: {self.base_url!r}")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` of the base URL, as browsers send it in ``Origin``."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def tls(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.secure_cookie or self.tls
+
+    def url(self, path: str) -> str:
+        """An absolute URL of one of the portal's own paths (``path`` starts with ``/``)."""
+        if not path.startswith("/") or path.startswith("//"):
+            path = "/"
+        return self.base_url + path
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> PortalSettings:
+        proxies = os.environ.get("DAYCLEAR_PORTAL_TRUSTED_PROXIES", "")
+        found: dict[str, object] = {
+            "base_url": os.environ.get("DAYCLEAR_PORTAL_BASE_URL", DEFAULT_BASE_URL),
+            "trusted_proxies": frozenset(p.strip() for p in proxies.split(",") if p.strip()),
+            "secure_cookie": os.environ.get("DAYCLEAR_PORTAL_SECURE_COOKIE") == "1",
+        }
+        return cls(**{**found, **overrides})  # type: ignore[arg-type]
