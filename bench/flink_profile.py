@@ -9,6 +9,7 @@ is the bottleneck; tasks upstream of it show back-pressure instead.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import urllib.request
@@ -22,6 +23,13 @@ METRICS = ("busyTimeMsPerSecond", "backPressuredTimeMsPerSecond", "numRecordsInP
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as answer:
         return json.load(answer)
+
+
+def _number(value: object) -> float:
+    """A metric's value; 0 where Flink has none yet (absent, or NaN before a task's first
+    measurement)."""
+    number = float(value or 0)  # type: ignore[arg-type]
+    return 0.0 if math.isnan(number) else number
 
 
 def task_metrics(port: int) -> list[dict[str, Any]]:
@@ -40,7 +48,7 @@ def task_metrics(port: int) -> list[dict[str, Any]]:
         found = _get(
             f"{base}/jobs/{job}/vertices/{vertex['id']}/subtasks/metrics?get={','.join(METRICS)}"
         )
-        values = {m["id"]: float(m.get("max") or 0) for m in found}
+        values = {m["id"]: _number(m.get("max")) for m in found}
         rows.append(
             {
                 "task": vertex["name"][:160],
