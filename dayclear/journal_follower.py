@@ -62,10 +62,6 @@ class Segment:
         return f"{self.first:012d}-{self.end:012d}"
 
 
-def journal_dir(session: Session) -> Path:
-    return session.paths.root / "journal"
-
-
 def segments(folder: Path) -> list[Path]:
     """The complete segments in ``folder``, in offset order (a hidden ``.partial`` one is not)."""
     if not folder.exists():
@@ -101,8 +97,8 @@ class Follower:
         self.last_segment = time.monotonic()
 
     def poll(self, idle_s: float = 1.0) -> int:
-        """Read what is committed now; returns the legs read."""
-        records = self.reader.read(idle_s)
+        """Read what is committed now, up to a segment's worth; returns the legs read."""
+        records = self.reader.read(idle_s, limit=max(1, SEGMENT_LEGS - len(self.waiting)))
         self.waiting.extend(json.loads(v) for m in records if (v := m.value()) is not None)
         return len(records)
 
@@ -135,14 +131,23 @@ class Follower:
         self.reader.close()
 
 
-def catch_up(session: Session, inputs: Inputs) -> list[Path]:
-    """Price every committed leg not in a segment yet (the close, once the job has frozen and the
-    follower is stopped); returns all the segments, in offset order."""
-    folder = journal_dir(session)
+class LegsBehind(RuntimeError):
+    """The legs topic could not be read to its end (the close then falls back)."""
+
+
+def catch_up(session: Session, inputs: Inputs, idle_s: float = 30.0) -> list[Path]:
+    """Price every committed leg not in a segment yet, a segment per :data:`SEGMENT_LEGS` (the
+    close, once the job has frozen and the follower is stopped); returns all the segments, in
+    offset order. Raises :class:`LegsBehind` if the topic is not read to its end."""
+    folder = session.paths.journal
     follower = Follower(session, journal_terms(inputs, session.day), folder)
     try:
-        while follower.poll(idle_s=5.0):
-            pass
+        while follower.poll(idle_s=idle_s):
+            if len(follower.waiting) >= SEGMENT_LEGS:
+                follower.write()
+        behind = follower.reader.behind()
+        if behind:
+            raise LegsBehind(f"the legs topic stopped short: {', '.join(behind)}")
         follower.write()
     finally:
         follower.close()
@@ -154,7 +159,7 @@ def follow(session: Session, stopping: Callable[[], bool], poll_s: float = 1.0) 
     gone and nothing more comes (a restore starts a new follower); what was read but not yet
     written is read again by the next follower or by the close."""
     terms = journal_terms(load_inputs(session.bundle, session.day), session.day)
-    follower = Follower(session, terms, journal_dir(session))
+    follower = Follower(session, terms, session.paths.journal)
     log.info(
         "journal of %s: following %s from offset %d", session.day, follower.topic, follower.first
     )

@@ -8,7 +8,8 @@ Why this client: ``docs/benchmarks.md`` "Feeding Kafka" (bench/feed.py) and ``do
   :func:`produce_bundle`, the fast path that feeds a bundle's day in the exchange's order, as fast
   as it can or paced at a given events/s (wire encoding: :mod:`dayclear.wire`).
 * Reading: :func:`new_consumer` (read_committed by default, never commits unless given a group),
-  :class:`TopicReader` (every partition from the beginning up to the last stable offsets),
+  :class:`TopicReader` (every partition from the beginning, or from given offsets, up to the last
+  stable offsets),
   :func:`end_offsets`, :func:`beginning_offsets`, :func:`offsets` and :func:`group_offsets`.
 * Administration: :func:`new_admin`, :func:`partition_counts` and :func:`create_topics`.
 """
@@ -457,13 +458,18 @@ class TopicReader:
         ends = end_offsets(self.bootstrap, self.topics, read_committed=self.read_committed)
         return {(t, p): o for t, parts in ends.items() for p, o in parts.items()}
 
-    def read(self, idle_s: float = 30.0) -> list[Message]:
+    def read(self, idle_s: float = 30.0, limit: int | None = None) -> list[Message]:
         """The records up to the current end offsets, oldest first per partition; stops early if
-        nothing comes for ``idle_s`` seconds while behind (see :meth:`behind`)."""
+        nothing comes for ``idle_s`` seconds while behind (see :meth:`behind`), or once about
+        ``limit`` records are read (a fetch more at most)."""
         ends = self._ends()
         found: list[Message] = []
         deadline = time.monotonic() + idle_s
-        while time.monotonic() < deadline and any(self.positions[tp] < o for tp, o in ends.items()):
+        while (
+            time.monotonic() < deadline
+            and (limit is None or len(found) < limit)
+            and any(self.positions[tp] < o for tp, o in ends.items())
+        ):
             for message in self.consumer.consume(10_000, 0.2):
                 error, offset = message.error(), message.offset() or 0
                 where = (str(message.topic()), message.partition() or 0)

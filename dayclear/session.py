@@ -16,10 +16,11 @@ Each day's session lives in one fixed folder, ``$DAYCLEAR_STATE/stream/<D>/``::
     journal.log          the journal follower's output
 
 :func:`open_session` stages the inputs, records the start offsets, creates the run's aggregate
-topics and starts ``jobs/stream_preaggregate.py`` and the journal follower; the close (:mod:`dayclear.stream_close`) freezes it. Every fresh
-run of a day gets its own consumer group (``dayclear-preaggregate-stream-<D>-r<N>``), which also
-names its aggregate topics, so a run never reads a crashed run's committed offsets or aggregates;
-``restore`` resumes the same run from its newest checkpoint instead.
+topics and starts ``jobs/stream_preaggregate.py`` and the journal follower; the close
+(:mod:`dayclear.stream_close`) freezes it. Every fresh run of a day gets its own consumer group
+(``dayclear-preaggregate-stream-<D>-r<N>``), which also names its aggregate topics, so a run never
+reads a crashed run's committed offsets or aggregates; ``restore`` resumes the same run from its
+newest checkpoint instead.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ def open_session(
         stop_follower(previous)  # a follower of the crashed run may still be reading
     else:
         run = previous.run + 1 if previous is not None else 1
+        if previous is not None:
+            stop_follower(previous)  # it may still be pricing the previous run's legs
         shutil.rmtree(paths.root, ignore_errors=True)
         stage_for_gate(bundle, day, paths.staging, load_inputs(bundle, day))
         snapshot = snapshot or state_dir() / "snapshots" / day.isoformat()
@@ -201,7 +204,7 @@ def open_session(
             group=f"{PREAGGREGATE_GROUP}-{day.isoformat()}-r{run}",
             pid=0,
             bootstrap=bootstrap,
-            bundle=bundle,
+            bundle=bundle.resolve(),  # the follower reads it from another working directory
             start_offsets=start,
         )
         create_topics(bootstrap, session.group, day.isoformat())

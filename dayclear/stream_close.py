@@ -5,8 +5,9 @@ job's own signals (``freeze.json.done``, its process) until it has reached them 
 final savepoint, folds its aggregate topics (:func:`dayclear.stream_snapshot.freeze_snapshot`) into
 a hidden folder beside the snapshot, finishes the trade journal priced during the session
 (:mod:`dayclear.journal_follower`: the last legs priced, the segments merged), writes the
-completeness proof there, and only then renames it into place. When the stream cannot give a complete snapshot it raises
-:class:`StreamUnavailable` with the reason and leaves the snapshot as it was.
+completeness proof there, and only then renames it into place. When the stream cannot give a
+complete snapshot it raises :class:`StreamUnavailable` with the reason and leaves the snapshot as it
+was.
 
 :func:`close_stream_first` is what the settlement DAG runs: the stream first, and on
 :class:`StreamUnavailable` the bounded batch job (:func:`dayclear.close.close_day`), logging why.
@@ -24,6 +25,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import polars as pl
+
 from jobs.stream_preaggregate import LEGS
 from schemas.registry import EVENT_TOPICS, file_spec, group_specs
 from settlement.aggregates import read_aggregate
@@ -34,7 +37,7 @@ from settlement.journal_files import JOURNAL, finish_journal, publish_journal
 from .close import COMPLETENESS, close_day, completeness, send_dead_letters
 from .journal_follower import catch_up
 from .kafka_io import offsets
-from .pipeline import Inputs, journal_terms, load_inputs
+from .pipeline import Inputs, bundle_fingerprint, journal_terms, load_inputs
 from .session import (
     Offsets,
     Session,
@@ -151,8 +154,17 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
     day = session.day
     work = snapshot.with_name(f".{snapshot.name}.stream.partial")
     shutil.rmtree(work, ignore_errors=True)
-    inputs = load_inputs(bundle, day)
     stop_follower(session)  # the job has frozen: what is left of its legs, the close prices
+    try:
+        same_terms = _terms(session.bundle) == _terms(bundle)
+    except OSError as exc:
+        raise StreamUnavailable(f"the session's bundle cannot be read: {exc}") from exc
+    if not same_terms:
+        raise StreamUnavailable(
+            f"the session priced its legs with the reference data of {session.bundle}, which"
+            f" differs from the close's {bundle}"
+        )
+    inputs = load_inputs(bundle, day)
     try:
         tables = [s.name for s in group_specs("aggregates") if s.name != LEGS]
         freeze_snapshot(session.bootstrap, session.group, day.isoformat(), work, tables)
@@ -161,7 +173,12 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
         shutil.rmtree(work, ignore_errors=True)
         raise StreamUnavailable(f"folding the aggregate topics failed: {exc}") from exc
     try:
-        _finish_journal(segments, work, inputs, day)
+        try:
+            _finish_journal(segments, work, inputs, day)
+        except StreamUnavailable:
+            raise
+        except Exception as exc:  # the batch job prices the legs again instead
+            raise StreamUnavailable(f"merging the journal's segments failed: {exc}") from exc
         record = completeness(day, session.start_offsets, end, work)
         if not record["complete"]:
             raise StreamUnavailable(f"the stream's completeness proof fails: {_failed(record)}")
@@ -189,7 +206,19 @@ def _finish_journal(segments: list[Path], snapshot: Path, inputs: Inputs, day: d
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     finish_journal(segments, work, terms.instruments, terms.member_ids, terms.account_members)
+    priced = json.loads((work / "manifest.json").read_text())["legs"]
+    control = read_aggregate(snapshot, "agg_control").filter(pl.col("topic") == "trades")
+    legs = 2 * int(control["records"].sum())
+    if priced != legs:  # a leg lost (an expired transaction) or twice (a restore past a freeze)
+        raise StreamUnavailable(
+            f"the journal's segments hold {priced} legs, the job admitted {legs // 2} trades"
+        )
     publish_journal(work, snapshot)
+
+
+def _terms(bundle: Path) -> dict[str, str]:
+    """The fingerprint of a bundle's reference data and opening state: what prices a leg."""
+    return {k: v for k, v in bundle_fingerprint(bundle).items() if not k.startswith("events")}
 
 
 def _failed(record: dict[str, object]) -> str:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import ROOT, flink_env
+from .paths import ROOT, flink_env, state_dir
 
 GROUP = "dayclear-surveillance"
 PREAGGREGATE_GROUP = "dayclear-preaggregate-stream"
@@ -68,8 +68,14 @@ def start_preaggregation(
 
 
 def start_journal_follower(day: str, log: Path) -> subprocess.Popen[bytes]:
-    """The journal follower (dayclear/journal_follower.py) of the day's recorded session."""
-    return _start("dayclear.journal_follower", ["--day", day], log)
+    """The journal follower (dayclear/journal_follower.py) of the day's recorded session, with the
+    state folder made absolute (it runs in the project's folder)."""
+    return _start(
+        "dayclear.journal_follower",
+        ["--day", day],
+        log,
+        {"DAYCLEAR_STATE": str(state_dir().absolute())},
+    )
 
 
 def start_risk_monitor(
@@ -90,7 +96,9 @@ def start_risk_monitor(
     return _start("dayclear.risk_monitor", args, log)
 
 
-def _start(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    module: str, args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         return subprocess.Popen(
@@ -99,7 +107,7 @@ def _start(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=flink_env(),
+            env={**flink_env(), **(env or {})},
         )
 
 

@@ -2,14 +2,16 @@
 
 The same SQL as the batch job (``jobs/sql/*.sql``, :mod:`jobs.preaggregate`) in streaming mode,
 reading the ``orders``, ``trades`` and ``fund_movements`` topics as they arrive, from the previous
-close's end offsets, through the gate (:mod:`jobs.gate`, streaming flavour). Each aggregate table of
-``schemas/files/aggregates.json`` is written to its own compacted-style upsert topic
-``<group>.<day>.<table>`` keyed by the table's ``key``; the EOD snapshot is those topics folded to
-the last value per key (:mod:`dayclear.stream_snapshot`).
+close's end offsets, through the gate (:mod:`jobs.gate`, streaming flavour), with the §5.1
+matchings done one leg at a time by ``match_legs`` (``jobs/sql/matching_stream.sql``). Each aggregate
+table of ``schemas/files/aggregates.json`` is written to its own topic ``<group>.<day>.<table>``: the
+legs append-only, each leg once, priced during the session by the journal follower
+(:mod:`dayclear.journal_follower`); every other table an upsert topic keyed by the table's ``key``,
+folded to the last value per key at the close (:mod:`dayclear.stream_snapshot`).
 
 Exactly once: checkpoints in exactly-once mode, retained after a crash (``--restore`` resumes state,
-source positions and open transactions from the newest); the upsert sinks write in Kafka transactions
-committed with each checkpoint, and the snapshot is read ``read_committed``.
+source positions and open transactions from the newest); the sinks write in Kafka transactions
+committed with each checkpoint, and every reader reads ``read_committed``.
 
 Freezing at the close: the close writes the day's end offsets to ``--freeze``. Once the group's
 offsets, committed on checkpoints, reach them, every record up to the close is in the job's state;
@@ -67,6 +69,11 @@ def aggregate_topic(group: str, day: str, table: str) -> str:
     return f"{group}.{day}.{table.removeprefix('agg_')}"
 
 
+#: How the upsert sinks buffer (and reduce by key) before writing.
+UPSERT_BUFFER = (
+    ",\n  'sink.buffer-flush.max-rows' = '2000', 'sink.buffer-flush.interval' = '500 ms'"
+)
+
 #: The aggregate table written append-only: each leg once, as the job matches it (``match_legs``).
 LEGS = "agg_legs"
 
@@ -97,11 +104,6 @@ def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
   'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = '{topic}',
   'properties.transaction.timeout.ms' = '600000'{"" if spec.name == LEGS else UPSERT_BUFFER})""")
     return ddl
-
-
-UPSERT_BUFFER = (
-    ",\n  'sink.buffer-flush.max-rows' = '2000', 'sink.buffer-flush.interval' = '500 ms'"
-)
 
 
 def create_topics(bootstrap: str, group: str, day: str) -> list[str]:

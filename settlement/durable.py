@@ -54,8 +54,8 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 def link_or_copy(source: Path, target: Path) -> None:
-    """``target`` made the same file as ``source``: a hard link, or a copy on another file system
-    (either way flushed with the folder it is in before anything relies on it)."""
+    """``target`` made the same file as ``source``: a hard link, or a copy on another file system.
+    Not flushed here: the caller flushes the folder it publishes (:func:`sync_tree`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)

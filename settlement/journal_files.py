@@ -1,7 +1,11 @@
-"""The trade journal on disk: built from a frozen snapshot's legs chunk by chunk, read by the EOD.
+"""The trade journal on disk: legs priced in segments, the segments merged, read by the EOD.
 
-``build_journal`` reads ``agg_legs`` in chunks of whole lines (bounded memory at any number of legs),
-prices each chunk with :mod:`settlement.journal` and keeps three things in ``<snapshot>/journal``:
+:func:`write_segment` prices one run of legs with :mod:`settlement.journal` (its sums, exceptions
+and each member's rendered trades.csv rows); :func:`finish_journal` merges segments. The streaming
+session writes a segment as its legs are committed (dayclear/journal_follower.py) and the close
+merges them; :func:`build_journal` does both from a frozen snapshot's ``agg_legs``, a segment per
+chunk of whole lines (bounded memory at any number of legs). Either way ``<snapshot>/journal``
+holds three things:
 
 * ``leg_sums/part-<member_id>.arrow``: per (account, instrument, hedge flag), the chunks' sums
   added up, one part per member (a shard of members reads only its own, settlement/shards.py),
@@ -242,7 +246,7 @@ def _sums_schema() -> pl.Schema:
 
 
 def _read_sums(path: Path) -> pl.DataFrame:
-    """One member's part: Arrow IPC written by :func:`build_journal`, its schema checked."""
+    """One member's part: Arrow IPC written by :func:`finish_journal`, its schema checked."""
     schema = _sums_schema()
     if not path.exists():
         return pl.DataFrame(schema=schema)

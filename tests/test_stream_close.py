@@ -9,6 +9,7 @@ where both the session and the batch close start the day."""
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import time
@@ -31,8 +32,11 @@ from tests.conftest import run_dayclear
 from tests.portal_server import PASSWORDS, provision, serve
 
 pytestmark = pytest.mark.slow
-DAY = date(2026, 11, 27)  # no other test produces this day
-PREVIOUS = date(2026, 11, 26)
+#: no other test produces this day; the December index futures and options expire on it (third
+#: Friday), and bond futures trade (issue 14 item 6: the journal on such a day, both paths)
+DAY = date(2026, 12, 18)
+PREVIOUS = date(2026, 12, 17)
+BOND_PRODUCTS = {"TS", "TF", "T", "TL"}
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +171,26 @@ def test_a_killed_stream_falls_back_to_the_batch_job(by_batch: dict[str, Any]) -
     assert by_batch["proof"]["complete"] and by_batch["proof"]["frozen_by"] == settled_by
     assert "falling back to the bounded batch job" in by_batch["log"]
     assert not follower_running(by_batch["session"])  # nothing of the dead session runs on
+
+
+def test_the_journal_is_the_same_on_both_paths(
+    by_stream: dict[str, Any], by_batch: dict[str, Any]
+) -> None:
+    """The journal merged from the session's segments and the one the batch close built from the
+    frozen legs: the same members' trades.csv (by SHA-256 and rows) and the same position sums, on a
+    day with an options expiry and bond futures."""
+    journals = [
+        s["state"] / "snapshots" / DAY.isoformat() / "journal" for s in (by_stream, by_batch)
+    ]
+    stream, batch = (json.loads((j / "manifest.json").read_text()) for j in journals)
+    assert stream == batch and stream["legs"] > 0
+    for part in sorted((journals[1] / "leg_sums").iterdir()):
+        assert (journals[0] / "leg_sums" / part.name).read_bytes() == part.read_bytes(), part.name
+    with (by_stream["folder"] / "exchange" / "settlement_prices.csv").open() as handle:
+        prices = list(csv.DictReader(handle))
+    expired = [p for p in prices if p["price_source"] == "FINAL" and "-" in p["instrument_id"]]
+    assert expired, "options should expire on the day"
+    assert any(p["product"] in BOND_PRODUCTS and p["volume"] != "0" for p in prices), "bonds trade"
 
 
 def test_both_paths_publish_the_same_bytes(

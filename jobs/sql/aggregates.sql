@@ -18,16 +18,18 @@ SELECT instrument_id, n_trades, volume, CAST(pq AS STRING), CAST(open_price AS S
        last_trading_micros
 FROM instrument_day_ends;
 
+-- Per (account, instrument): order messages (NEW, CANCEL) and distinct orders executed (§8.2), in one
+-- aggregation over both inputs (a join of two aggregations would retract at every order message).
 INSERT INTO agg_declarations
-SELECT COALESCE(m.account_id, e.account_id), COALESCE(m.instrument_id, e.instrument_id),
-       COALESCE(m.messages, CAST(0 AS BIGINT)), COALESCE(e.executed, CAST(0 AS BIGINT))
+SELECT account_id, instrument_id,
+       SUM(CASE WHEN order_id IS NULL THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END),
+       COUNT(DISTINCT order_id)
 FROM (
-  SELECT account_id, instrument_id, COUNT(*) AS messages FROM orders
-  WHERE event IN ('NEW', 'CANCEL') GROUP BY account_id, instrument_id
-) m
-FULL OUTER JOIN (
-  SELECT account_id, instrument_id, COUNT(DISTINCT order_id) AS executed FROM legs GROUP BY account_id, instrument_id
-) e ON m.account_id = e.account_id AND m.instrument_id = e.instrument_id;
+  SELECT account_id, instrument_id, CAST(NULL AS STRING) AS order_id FROM orders
+  WHERE event IN ('NEW', 'CANCEL')
+  UNION ALL
+  SELECT account_id, instrument_id, order_id FROM legs
+) GROUP BY account_id, instrument_id;
 
 INSERT INTO agg_funds
 SELECT account_id,

@@ -34,9 +34,11 @@ FROM trades_clock;
 
 -- Each trade has a buy leg (leg_no 0) and a sell leg (leg_no 1) (SETTLEMENT_RULES §5), made from one
 -- row by UNNEST so a streaming run sees them in that order. pos_side is the side of the position the
--- leg moves: BUY OPEN / SELL CLOSE the long side, SELL OPEN / BUY CLOSE the short side.
+-- leg moves: BUY OPEN / SELL CLOSE the long side, SELL OPEN / BUY CLOSE the short side. The array is
+-- computed from the row (seq - seq is 0): the planner turns the UNNEST of a constant array into a
+-- join with a one-row table, which in streaming keeps every trade of the day in its state.
 CREATE TEMPORARY VIEW legs_both AS
-SELECT t.*, n.leg_no FROM trades t CROSS JOIN UNNEST(ARRAY[CAST(0 AS BIGINT), CAST(1 AS BIGINT)]) AS n(leg_no);
+SELECT t.*, n.leg_no FROM trades t CROSS JOIN UNNEST(ARRAY[t.seq - t.seq, t.seq - t.seq + 1]) AS n(leg_no);
 
 CREATE TEMPORARY VIEW legs_sided AS
 SELECT trading_day, seq, leg_no, ts, trade_id,
