@@ -61,6 +61,7 @@ TUNING = {
     "table.exec.sink.upsert-materialize": "NONE",
     "state.backend.type": "hashmap",
     "execution.checkpointing.incremental": "false",
+    "pipeline.object-reuse": "false",
 }
 
 

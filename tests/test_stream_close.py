@@ -17,7 +17,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dayclear.demo import settle_with_airflow
@@ -26,10 +25,11 @@ from dayclear.kafka_io import offsets, produce_bundle
 from dayclear.session import Session, follower_running, open_session
 from dayclear.simulator import SimulationConfig, simulate
 from dayclear.stream_jobs import stop, wait_caught_up
+from portal.i18n import COOKIE
 from schemas.registry import EVENT_TOPICS
 from settlement.journal_files import SEGMENT_MANIFEST
 from tests.conftest import run_dayclear
-from tests.portal_server import PASSWORDS, provision, serve
+from tests.portal_server import PASSWORDS, provision, serve, signed_in
 
 pytestmark = pytest.mark.slow
 #: no other test produces this day; the December index futures and options expire on it (third
@@ -213,10 +213,10 @@ def test_the_portal_day_page_says_which_path_settled_it(
 ) -> None:
     for settled, shown in ((by_stream, "stream"), (by_batch, "not running")):
         provision(settled["state"], [])
-        with serve(settled["state"]) as url, httpx.Client(base_url=url) as client:
-            login = {"username": "staff", "password": PASSWORDS["staff"]}
-            assert client.post("/login", data=login).status_code == 303
-            page = client.get(f"/staff/days/{DAY}").text
+        with serve(settled["state"]) as url:
+            cookies = {COOKIE: "en"}  # the page in English (the portal's default is zh-CN)
+            with signed_in(url, "staff", PASSWORDS["staff"], cookies=cookies) as client:
+                page = client.get(f"/staff/days/{DAY}").text
         settled_by = page.split('id="settled-by">', 1)[1].split("</dd>", 1)[0]
         assert shown in settled_by and settled["status"]["settled_by"]["path"] in settled_by
 
