@@ -240,25 +240,35 @@ def test_audit_names_a_tampered_figure(settled: dict[str, Path], tmp_path: Path)
 def test_audit_finds_an_event_dropped_from_the_stream_path(
     settled: dict[str, Path], tmp_path: Path
 ) -> None:
-    """The aggregates miss one trade (the stream path lost it); the full recompute from the raw events
-    does not, and the reconciliation names the missing legs and the rows they change."""
-    import shutil
+    """The aggregates miss one trade (the stream path lost it: the pre-aggregation never saw it);
+    the full recompute from the raw events does not, and the reconciliation names the missing legs
+    and the rows they change. (A bundle with the trade deleted is refused before anything runs: its
+    ``seq`` would have a gap, settlement/validate.py.)"""
+    from dayclear.pipeline import (
+        load_inputs,
+        publish_result,
+        run_preaggregation,
+        settle_snapshot,
+        stage_bundle,
+    )
 
-    from dayclear.pipeline import replay
-
-    lossy = tmp_path / "lossy"
-    shutil.copytree(settled["bundle"], lossy)
-    trades = (lossy / "events" / "trades.csv").read_text().splitlines()
+    bundle, staging, snapshot = settled["bundle"], tmp_path / "staging", tmp_path / "snapshot"
+    inputs = load_inputs(bundle, DAY)
+    stage_bundle(bundle, DAY, staging, inputs)
+    staged = (staging / "trades.csv").read_text().splitlines()  # header-less, seq second
     lost = next(
         line
-        for line in trades[1:]
+        for line in staged
         if ",OPEN," in line and line.count(",OPEN,") == 1 and ",OPEN,SPEC," in line
     )
-    (lossy / "events" / "trades.csv").write_text("\n".join(t for t in trades if t != lost) + "\n")
+    (staging / "trades.csv").write_text("\n".join(t for t in staged if t != lost) + "\n")
     seq = lost.split(",")[1]
+    run_preaggregation(staging, snapshot)
     out = tmp_path / "out"
-    replay(lossy, DAY, out, tmp_path / "work")
-    report = _audit(out, settled["bundle"], tmp_path / "audit.log")
+    publish_result(
+        settle_snapshot(bundle, DAY, snapshot, inputs), snapshot, out, {"source": "test"}
+    )
+    report = _audit(out, bundle, tmp_path / "audit.log")
     assert not report["passed"]
     missing = {
         (d["record"], d["published"]) for d in report["differences"] if d["table"] == "trades"
