@@ -342,7 +342,10 @@ class Simulator:
         c, rng, day = self.c, self.rng, self.c.day
         held = {k: list(v) for k, v in positions.items()}
         tradable, weights = trading_mix(self.instruments, rng.random)
-        last = {i.instrument_id: self.prev_settle[i.instrument_id] for i in tradable}
+        last = {  # trades are on the tick; a settlement price (a VWAP) need not be
+            i.instrument_id: _on_tick(self.prev_settle[i.instrument_id], i.product.tick)
+            for i in tradable
+        }
         algo = self.accounts[:2]  # two high-frequency accounts that enter and cancel most orders
         orders: list[tuple[int, list[object]]] = []
         trades: list[tuple[int, list[object]]] = []

@@ -2,8 +2,8 @@
 declares in ``schemas/`` (settlement.crosscheck): the day is a trading day (§2), margin rates for
 every listed future (§7.1), a final price exactly for the instruments at their last trading day
 (§3.6, §9), the underlying's closes for listed options (§4, §7.2), declaration tiers without gaps
-(§8.2), a D-1 settlement price for every instrument held at D-1, no position in an expired
-instrument (§9) and each topic's ``seq`` running 1, 2, ... without a gap (docs/decisions.md).
+(§8.2), a D-1 settlement price for every instrument held at D-1 and no position in an expired
+instrument (§9). A ``seq`` may have gaps (a busted trade, a corrected bundle: docs/decisions.md).
 
 A check against a file that could not be read whole is skipped and says so once.
 """
@@ -18,24 +18,6 @@ from .calendar import is_trading_day
 from .crosscheck import Files, Specs, lines_of, skipped, unreadable
 from .errors import Problem
 from .tables import LINE
-
-
-def seq_gaps(frame: pl.DataFrame, source: str) -> list[Problem]:
-    seqs = frame["seq"].drop_nulls().unique().sort()
-    if seqs.is_empty():
-        return []
-    gaps = pl.DataFrame({"seq": seqs}).with_columns(
-        pl.col("seq").shift(1, fill_value=0).alias("prev")
-    )
-    return [
-        Problem(
-            source,
-            "-",
-            "seq",
-            f"seq {prev + 1} to {seq - 1} missing: seq runs 1, 2, ... without a gap",
-        )
-        for seq, prev in gaps.filter(pl.col("seq") > pl.col("prev") + 1).iter_rows()
-    ]
 
 
 def contract_checks(specs: Specs, files: Files, day: date) -> list[Problem]:
@@ -127,9 +109,6 @@ def contract_checks(specs: Specs, files: Files, day: date) -> list[Problem]:
     problems += _underlyings(specs, ref, kinds, day)
     problems += _tiers(specs, ref, products)
     problems += _held(specs, ref, kinds, day)
-    for topic in ("orders", "trades", "fund_movements"):
-        if topic in files and (frame := files[topic].frame) is not None:
-            problems += seq_gaps(frame, specs[topic].path)
     return problems
 
 

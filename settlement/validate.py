@@ -4,8 +4,8 @@ bundle"; SETTLEMENT_RULES §2-§5 for the breaks its trades show).
 1. Every file of the bundle (reference, opening, events) is read and checked on its own: UTF-8,
    header, field counts, every cell's format, enumeration and domain (settlement.tables, from
    ``schemas/``). A file's problems never stop the other files from being read.
-2. Only then the checks across files (settlement.crosscheck, settlement.contract_checks): unknown ids, days, duplicates,
-   margin rates, final prices, underlyings, tiers, sequence gaps.
+2. Only then the checks across files (settlement.crosscheck, settlement.contract_checks): unknown
+   ids, days, duplicates, margin rates, final prices, underlyings, tiers.
 3. Then the rule breaks of the trades (settlement.trade_checks), on what is sound: an instrument
    whose reference or opening rows have problems is not checked against its limits, and the
    report says so once instead of listing consequences.
@@ -25,7 +25,7 @@ import polars as pl
 from schemas.registry import EVENT_TOPICS, group_specs
 
 from .bundle import Opening, Reference
-from .contract_checks import contract_checks, seq_gaps
+from .contract_checks import contract_checks
 from .crosscheck import Files, Specs, generated_checks
 from .errors import BreaksError, InputError, Problem
 from .events import parse_topic, topic_file_spec, topic_rules
@@ -186,7 +186,7 @@ def check_against(
     for name in names:
         frame = files[name].frame
         if frame is not None and name in EVENT_TOPICS:
-            problems += topic_rules(frame, name) + seq_gaps(frame, specs[name].path)
+            problems += topic_rules(frame, name)
     if problems:
         raise InputError(_by_file(problems, specs))
     return {n: files[n].frame for n in names}  # type: ignore[misc]

@@ -175,9 +175,6 @@ def needed_rows(bundle: Path) -> dict[str, set[int]]:
         needed.setdefault(file, set()).update(
             n for n, v in enumerate(_values(bundle, file, column)) if v in used
         )
-    for topic in EVENT_TOPICS:
-        seqs = _values(bundle, f"events/{topic}.csv", "seq")
-        needed[f"events/{topic}.csv"] = {n for n, s in enumerate(seqs) if int(s) < len(seqs)}
     kinds = dict(
         zip(
             _values(bundle, "reference/products.csv", "product"),
