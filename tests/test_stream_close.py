@@ -215,8 +215,11 @@ def test_the_portal_day_page_says_which_path_settled_it(
         provision(settled["state"], [])
         with serve(settled["state"]) as url:
             cookies = {COOKIE: "en"}  # the page in English (the portal's default is zh-CN)
-            with signed_in(url, "staff", PASSWORDS["staff"], cookies=cookies) as client:
+            client = signed_in(url, "staff", PASSWORDS["staff"], cookies=cookies)
+            try:
                 page = client.get(f"/staff/days/{DAY}").text
+            finally:
+                client.close()
         settled_by = page.split('id="settled-by">', 1)[1].split("</dd>", 1)[0]
         assert shown in settled_by and settled["status"]["settled_by"]["path"] in settled_by
 
