@@ -102,6 +102,7 @@ def dayclear_settlement() -> None:
     @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
         from dayclear.pipeline import (
+            TERMS,
             bundle_fingerprint,
             code_version,
             load_inputs,
@@ -123,9 +124,7 @@ def dayclear_settlement() -> None:
         lineage = {
             "source": "kafka",
             "end_offsets": proof["end_offsets"],
-            "inputs": {
-                k: v for k, v in bundle_fingerprint(bundle).items() if not k.startswith("events/")
-            },
+            "inputs": bundle_fingerprint(bundle, TERMS),
             "code_version": code_version(),
             "settled_by": proof["settled_by"],
         }

@@ -39,7 +39,7 @@ from settlement.journal_files import write_segment
 from settlement.tables import LINE, parse_text_frame
 
 from .kafka_io import TopicReader
-from .pipeline import Inputs, JournalTerms, journal_terms, load_inputs
+from .pipeline import JournalTerms, journal_terms, load_inputs
 from .session import Session, job_running, read_session
 from .stream_snapshot import text_frame
 
@@ -135,12 +135,12 @@ class LegsBehind(RuntimeError):
     """The legs topic could not be read to its end (the close then falls back)."""
 
 
-def catch_up(session: Session, inputs: Inputs, idle_s: float = 30.0) -> list[Path]:
+def catch_up(session: Session, terms: JournalTerms, idle_s: float = 30.0) -> list[Path]:
     """Price every committed leg not in a segment yet, a segment per :data:`SEGMENT_LEGS` (the
     close, once the job has frozen and the follower is stopped); returns all the segments, in
     offset order. Raises :class:`LegsBehind` if the topic is not read to its end."""
     folder = session.paths.journal
-    follower = Follower(session, journal_terms(inputs, session.day), folder)
+    follower = Follower(session, terms, folder)
     try:
         while follower.poll(idle_s=idle_s):
             if len(follower.waiting) >= SEGMENT_LEGS:

@@ -107,12 +107,19 @@ def run_preaggregation(
         )
 
 
-def bundle_fingerprint(bundle: Path) -> dict[str, str]:
-    """SHA-256 of every reference and opening file: the lineage of a published day."""
+#: The folders of a bundle that price a day, without its events.
+TERMS = ("reference", "opening")
+
+
+def bundle_fingerprint(
+    bundle: Path, folders: tuple[str, ...] = (*TERMS, "events")
+) -> dict[str, str]:
+    """SHA-256 of every file of the bundle's ``folders`` (by default reference, opening and
+    events): the lineage of a published day. Only the folders asked for are read."""
     return {
         str(p.relative_to(bundle)): sha256(p.read_bytes())
         for p in sorted(bundle.glob("*/*"))
-        if p.is_file() and p.parent.name in {"reference", "opening", "events"}
+        if p.is_file() and p.parent.name in folders
     }
 
 

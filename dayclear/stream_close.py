@@ -37,7 +37,7 @@ from settlement.journal_files import JOURNAL, finish_journal, publish_journal
 from .close import COMPLETENESS, close_day, completeness, send_dead_letters
 from .journal_follower import catch_up
 from .kafka_io import offsets
-from .pipeline import Inputs, bundle_fingerprint, journal_terms, load_inputs
+from .pipeline import TERMS, JournalTerms, bundle_fingerprint, journal_terms, load_inputs
 from .session import (
     Offsets,
     Session,
@@ -156,7 +156,8 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
     shutil.rmtree(work, ignore_errors=True)
     stop_follower(session)  # the job has frozen: what is left of its legs, the close prices
     try:
-        same_terms = _terms(session.bundle) == _terms(bundle)
+        # the reference data and opening state price a leg; the events are not read
+        same_terms = bundle_fingerprint(session.bundle, TERMS) == bundle_fingerprint(bundle, TERMS)
     except OSError as exc:
         raise StreamUnavailable(f"the session's bundle cannot be read: {exc}") from exc
     if not same_terms:
@@ -164,17 +165,17 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
             f"the session priced its legs with the reference data of {session.bundle}, which"
             f" differs from the close's {bundle}"
         )
-    inputs = load_inputs(bundle, day)
+    terms = journal_terms(load_inputs(bundle, day), day)
     try:
         tables = [s.name for s in group_specs("aggregates") if s.name != LEGS]
         freeze_snapshot(session.bootstrap, session.group, day.isoformat(), work, tables)
-        segments = catch_up(session, inputs)
+        segments = catch_up(session, terms)
     except Exception as exc:  # the fold's own errors (Kafka client, a stuck topic): no snapshot
         shutil.rmtree(work, ignore_errors=True)
         raise StreamUnavailable(f"folding the aggregate topics failed: {exc}") from exc
     try:
         try:
-            _finish_journal(segments, work, inputs, day)
+            _finish_journal(segments, work, terms)
         except StreamUnavailable:
             raise
         except Exception as exc:  # the batch job prices the legs again instead
@@ -194,18 +195,17 @@ def _fold(session: Session, bundle: Path, end: Offsets, snapshot: Path) -> dict[
     return record
 
 
-def _finish_journal(segments: list[Path], snapshot: Path, inputs: Inputs, day: date) -> None:
+def _finish_journal(segments: list[Path], snapshot: Path, terms: JournalTerms) -> None:
     """The snapshot's legs and journal from the segments priced during the session: each
     segment's legs linked in as one part of ``agg_legs``, and the segments merged."""
-    legs = snapshot / file_spec(LEGS).path.removesuffix(".csv")
-    legs.mkdir(parents=True, exist_ok=True)
+    legs_folder = snapshot / file_spec(LEGS).path.removesuffix(".csv")
+    legs_folder.mkdir(parents=True, exist_ok=True)
     for segment in segments:
-        link_or_copy(segment / "legs.csv", legs / f"part-{segment.name}")
-    terms = journal_terms(inputs, day)
+        link_or_copy(segment / "legs.csv", legs_folder / f"part-{segment.name}")
     work = snapshot / f".{JOURNAL}.partial"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    finish_journal(segments, work, terms.instruments, terms.member_ids, terms.account_members)
+    finish_journal(segments, work, terms.instruments, terms.account_members, terms.member_ids)
     priced = json.loads((work / "manifest.json").read_text())["legs"]
     control = read_aggregate(snapshot, "agg_control").filter(pl.col("topic") == "trades")
     legs = 2 * int(control["records"].sum())
@@ -214,11 +214,6 @@ def _finish_journal(segments: list[Path], snapshot: Path, inputs: Inputs, day: d
             f"the journal's segments hold {priced} legs, the job admitted {legs // 2} trades"
         )
     publish_journal(work, snapshot)
-
-
-def _terms(bundle: Path) -> dict[str, str]:
-    """The fingerprint of a bundle's reference data and opening state: what prices a leg."""
-    return {k: v for k, v in bundle_fingerprint(bundle).items() if not k.startswith("events")}
 
 
 def _failed(record: dict[str, object]) -> str:

@@ -142,8 +142,8 @@ def finish_journal(
     segments: list[Path],
     folder: Path,
     instruments: pl.DataFrame,
-    member_ids: list[str],
     account_members: pl.DataFrame,
+    member_ids: list[str],
 ) -> None:
     """The journal (module docstring) from its segments (:func:`write_segment`), written to
     ``folder``: the sums added up, the exceptions in (seq, leg_no) order, and each member's runs
@@ -211,7 +211,7 @@ def build_journal(
     segments.mkdir(parents=True)
     for n, legs in enumerate(leg_chunks(snapshot, chunk_bytes)):
         write_segment(legs, instruments, account_members, segments / f"{n:06d}")
-    finish_journal(sorted(segments.iterdir()), work, instruments, member_ids, account_members)
+    finish_journal(sorted(segments.iterdir()), work, instruments, account_members, member_ids)
     shutil.rmtree(segments)
     return publish_journal(work, snapshot)
 
