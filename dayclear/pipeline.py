@@ -6,7 +6,9 @@ check bundle -> stage events -> pre-aggregate (Flink, its own process) -> settle
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -156,12 +158,39 @@ def snapshot_journal(snapshot: Path, inputs: Inputs, day: date) -> JournalOnDisk
     return JournalOnDisk(snapshot)
 
 
+def spool_of(snapshot: Path) -> Path:
+    """Where this process spools the member files it settles from ``snapshot``: a folder of its
+    own, so that two settlements of the same snapshot at once (the settlement task started twice)
+    never write or remove each other's files."""
+    return snapshot / SPOOL / f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _clear_dead_spools(snapshot: Path) -> None:
+    """The spools of settlements on this host whose process is gone (killed before it published)."""
+    host = socket.gethostname()
+    for folder in (snapshot / SPOOL).glob(f"{host}-*"):
+        pid = folder.name.removeprefix(f"{host}-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def settle_snapshot(
     bundle: Path, day: date, snapshot: Path, inputs: Inputs | None = None
 ) -> Rendered:
     """The day's files from its frozen snapshot, settled shard by shard of members
-    (settlement.shards); member files are spooled under ``<snapshot>/.eod_spool``."""
+    (settlement.shards); member files are spooled under ``<snapshot>/.eod_spool/<host>-<pid>``."""
     inputs = inputs or load_inputs(bundle, day)
+    _clear_dead_spools(snapshot)
     rendered, breaks = settle_in_shards(
         day,
         inputs.reference,
@@ -169,9 +198,10 @@ def settle_snapshot(
         read_aggregates(snapshot, legs=False),
         snapshot_journal(snapshot, inputs, day),
         inputs.reference.members["member_id"].sort().to_list(),
-        snapshot / SPOOL,
+        spool_of(snapshot),
     )
     if breaks or rendered is None:
+        shutil.rmtree(spool_of(snapshot), ignore_errors=True)
         raise BreaksError(breaks)
     return rendered
 
@@ -179,10 +209,12 @@ def settle_snapshot(
 def publish_result(
     rendered: Rendered, snapshot: Path, out: Path, lineage: dict[str, object], reason: str = ""
 ) -> Publication:
-    """Publish the rendered day (settlement.publish) and clear the snapshot's spool."""
-    publication = publish_files(rendered.day, rendered.files, rendered.totals, out, lineage, reason)
-    shutil.rmtree(snapshot / SPOOL, ignore_errors=True)
-    return publication
+    """Publish the rendered day (settlement.publish) and clear this process's spool of the
+    snapshot, published or not (a rerun settles again)."""
+    try:
+        return publish_files(rendered.day, rendered.files, rendered.totals, out, lineage, reason)
+    finally:
+        shutil.rmtree(spool_of(snapshot), ignore_errors=True)
 
 
 def replay(

@@ -19,6 +19,8 @@ def sync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as exc:  # a full disk may show only here (delayed allocation): name the file
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         os.close(fd)
 
@@ -43,13 +45,28 @@ def sync_tree(folder: Path) -> None:
 
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``path`` whole or not at all: a flushed temporary file renamed over it."""
+    commit_file(staged_file(path, data), path)
+
+
+def staged_file(path: Path, data: bytes) -> Path:
+    """``data`` written and flushed under a hidden temporary name beside ``path``, to be renamed
+    over it by :func:`commit_file`: what needs disk space is done before anything is visible."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(tmp)) from exc
+    return tmp
+
+
+def commit_file(staged: Path, path: Path) -> None:
+    """The file staged by :func:`staged_file` renamed over ``path``, and the name flushed."""
+    os.replace(staged, path)
     sync_dir(path.parent)
 
 

@@ -67,3 +67,17 @@ class BreaksError(DayclearError):
     """Rule breaks that stop the day (SETTLEMENT_RULES §4, §5, reference data). Nothing is published."""
 
     kind = "break"
+
+
+class PublishError(DayclearError):
+    """A settled day that could not be published: the disk is full, another publisher holds the
+    day (settlement/day_lock.py). The message names the day and the file; nothing was published."""
+
+    kind = "publication error"
+
+    def __init__(self, message: str, source: str):
+        super().__init__([Problem(source, "", "", message)])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

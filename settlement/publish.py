@@ -1,9 +1,13 @@
 """Publishing a settled day: ``OUT/<D>/v<N>/`` with ``LATEST`` (DATA_CONTRACT: Published settlement files).
 
-Write every file into a hidden temporary folder, write ``manifest.json`` (SHA-256 and row count of
-every file, control totals per member and for the exchange, lineage), flush it to disk, verify the
-folder against the manifest, then rename it into place and move ``LATEST``: a published folder is
-complete or absent, after a crash too (settlement/durable.py).
+Under the day's publication lock (settlement/day_lock.py: one publisher of a day at a time), write
+every file into a hidden temporary folder of this publisher's own, write ``manifest.json`` (SHA-256
+and row count of every file, control totals per member and for the exchange, lineage), flush it to
+disk, verify the folder against the manifest and stage the new ``LATEST``, then rename the folder
+into place and ``LATEST`` over the old one: a published folder is complete or absent, after a crash
+or a full disk too (settlement/durable.py). A failed write removes the temporary folder and raises a
+:class:`PublishError` naming the file; one left by a killed publisher is removed by the next
+publisher of the day, under the lock.
 A rerun whose files are byte-identical to the latest version publishes nothing new; a changed
 result becomes the next version with ``changes.json`` naming what changed per member.
 """
@@ -13,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -24,9 +30,10 @@ import polars as pl
 
 from schemas.registry import file_spec
 
-from .durable import link_or_copy, replace_file, sync_dir, sync_tree
+from .day_lock import publication_lock
+from .durable import commit_file, link_or_copy, replace_file, staged_file, sync_dir, sync_tree
 from .eod import DayResult
-from .errors import Problem, by_file
+from .errors import Problem, PublishError, by_file
 from .formats import csv_bytes, json_bytes, sorted_by_spec, text_csv_bytes, text_table
 from .journal_files import journal_files
 
@@ -141,9 +148,19 @@ def spooled(content: Content, target: Path) -> Linked:
 def _put(content: Content, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not isinstance(content, Linked):
-        target.write_bytes(content)
+        _write(target, content)
         return
-    link_or_copy(content.path, target)
+    try:
+        link_or_copy(content.path, target)
+    except OSError as exc:  # name the file being written (a failed copy names its source first)
+        raise OSError(exc.errno, exc.strerror, exc.filename2 or str(target)) from exc
+
+
+def _write(target: Path, data: bytes) -> None:
+    try:
+        target.write_bytes(data)
+    except OSError as exc:  # a write error names no file
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
 
 def manifest_for(
@@ -215,40 +232,97 @@ def publish_files(
     out: Path,
     lineage: dict[str, object],
     reason: str = "",
+    *,
+    lock_timeout: float | None = None,
 ) -> Publication:
-    """Publish rendered files as the day's next version (the module docstring says how)."""
+    """Publish rendered files as the day's next version (the module docstring says how), holding
+    the day's publication lock from choosing the version to moving ``LATEST`` (settlement/day_lock.py:
+    a second publisher waits up to ``lock_timeout`` seconds, then refuses)."""
     day_dir = out / day.isoformat()
-    day_dir.mkdir(parents=True, exist_ok=True)
-    versions = existing_versions(day_dir)
-    if versions:
-        latest = day_dir / f"v{versions[-1]}"
-        previous = json.loads((latest / "manifest.json").read_text())
-        previous_hashes = {p: m["sha256"] for p, m in previous["files"].items()}
-        if (
-            previous_hashes == {p: _meta(c)["sha256"] for p, c in files.items()}
-            and previous["lineage"] == lineage
-        ):
-            _point_latest(day_dir, latest.name)
-            return Publication(latest, versions[-1], True, previous)
-    version = (versions[-1] + 1) if versions else 1
-    lineage = {**lineage, **({"reason": reason} if reason else {})}
-    manifest = manifest_for(day, version, files, totals, lineage)
-    tmp = day_dir / f".v{version}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
+    with publication_lock(day_dir, day.isoformat(), lock_timeout):
+        for stale in day_dir.glob(".v*.partial"):  # of a publisher killed before its rename
+            shutil.rmtree(stale, ignore_errors=True)
+        versions = existing_versions(day_dir)
+        if versions:
+            latest = day_dir / f"v{versions[-1]}"
+            previous = json.loads((latest / "manifest.json").read_text())
+            previous_hashes = {p: m["sha256"] for p, m in previous["files"].items()}
+            if (
+                previous_hashes == {p: _meta(c)["sha256"] for p, c in files.items()}
+                and previous["lineage"] == lineage
+            ):
+                _point_latest(day_dir, latest.name)
+                return Publication(latest, versions[-1], True, previous)
+        version = (versions[-1] + 1) if versions else 1
+        lineage = {**lineage, **({"reason": reason} if reason else {})}
+        manifest = manifest_for(day, version, files, totals, lineage)
+        final = day_dir / f"v{version}"
+        # unique to this publisher: nobody else's temporary folder is ever written or removed
+        tmp = day_dir / f".v{version}.{os.getpid()}-{secrets.token_hex(4)}.partial"
+        try:
+            latest_file = _write_version(tmp, files, manifest, versions, day_dir)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _not_published(day, final, day_dir, exc) from exc
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        os.rename(tmp, final)
+        sync_dir(day_dir)
+        _pause_for_test("renamed", final)
+        commit_file(latest_file, day_dir / "LATEST")
+        return Publication(final, version, False, manifest)
+
+
+def _write_version(
+    tmp: Path,
+    files: dict[str, Content],
+    manifest: dict[str, object],
+    versions: list[int],
+    day_dir: Path,
+) -> Path:
+    """Everything of the version that needs disk space, in ``tmp``, flushed and verified, and the
+    new ``LATEST`` staged beside the old one: after this only renames are left. Returns the staged
+    ``LATEST``. An error names the file it was writing."""
     for path, content in files.items():
         _put(content, tmp / path)
+    _pause_for_test("written", tmp)
     if versions:
-        (tmp / "changes.json").write_bytes(
-            json_bytes(_changes(day_dir / f"v{versions[-1]}", manifest))
-        )
-    (tmp / "manifest.json").write_bytes(json_bytes(manifest))
+        _write(tmp / "changes.json", json_bytes(_changes(day_dir / f"v{versions[-1]}", manifest)))
+    _write(tmp / "manifest.json", json_bytes(manifest))
     sync_tree(tmp)
     verify_folder(tmp)
-    final = day_dir / f"v{version}"
-    os.rename(tmp, final)
-    sync_dir(day_dir)
-    _point_latest(day_dir, final.name)
-    return Publication(final, version, False, manifest)
+    latest_file = staged_file(day_dir / "LATEST", (f"v{manifest['version']}\n").encode())
+    _pause_for_test("verified", tmp)
+    return latest_file
+
+
+def _not_published(day: date, final: Path, day_dir: Path, exc: OSError) -> PublishError:
+    latest = day_dir / "LATEST"
+    before = latest.read_text().strip() if latest.is_file() else "nothing (no version yet)"
+    cause = f"writing {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
+    return PublishError(
+        f"{day} could not be published as {final.name}: {cause}. "
+        f"Nothing was published: LATEST still names {before}.",
+        str(exc.filename or final),
+    )
+
+
+#: Test-only (tests/faults/): ``POINT:MARKER`` stops a publisher at POINT ("written": the files are
+#: in its temporary folder; "verified": the folder is complete, flushed and verified, just before
+#: its rename; "renamed": the version is in place, LATEST not moved yet). It writes the folder's
+#: path to the file MARKER and goes on once the test deletes MARKER, or is killed there.
+PAUSE_ENV = "DAYCLEAR_TEST_PUBLISH_PAUSE"
+
+
+def _pause_for_test(point: str, folder: Path) -> None:
+    hook = os.environ.get(PAUSE_ENV, "")
+    if not hook.startswith(point + ":"):
+        return
+    marker = Path(hook.removeprefix(point + ":"))
+    marker.write_text(str(folder))
+    while marker.exists():
+        time.sleep(0.01)
 
 
 def _changes(previous_folder: Path, manifest: dict[str, object]) -> dict[str, object]:

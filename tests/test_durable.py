@@ -67,7 +67,9 @@ def test_publish_flushes_every_file_before_the_version_becomes_visible(
     flushed.clear()  # the journal's own flushes are not the publication's
     publication = publish(result, tmp_path / "out", members, {"source": "test"})
     day_dir = publication.folder.parent
-    partial = day_dir / ".v1.partial"
+    # the publisher's own temporary folder, flushed last of its tree
+    (partial,) = {p for p in flushed if p.parent == day_dir and p.name.startswith(".v1.")}
+    assert partial.name.endswith(".partial") and not partial.exists()
     in_partial = {p.relative_to(partial).as_posix() for p in flushed if p.is_relative_to(partial)}
     published = {
         p.relative_to(publication.folder).as_posix()
@@ -75,6 +77,7 @@ def test_publish_flushes_every_file_before_the_version_becomes_visible(
         if p.is_file()
     }
     assert len(published) > 10 and published <= in_partial  # linked trade files too
-    # after the rename, the folder holding the new name; then LATEST, then its folder again
+    # then the new LATEST, staged before anything is renamed; after the rename of the version, the
+    # folder holding its new name; after LATEST's rename, that folder again
     after = flushed[max(i for i, p in enumerate(flushed) if p.is_relative_to(partial)) + 1 :]
-    assert after == [day_dir, day_dir / ".LATEST.partial", day_dir]
+    assert after == [day_dir / ".LATEST.partial", day_dir, day_dir]
