@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An ``OSError`` raised in the block names ``path``: a failed write or flush (a full disk)
+    names no file of its own, and a failed copy names its source first."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def sync_file(path: Path) -> None:
     """Flush one file's data and metadata to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    except OSError as exc:  # a full disk may show only here (delayed allocation): name the file
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        with naming(path):  # a full disk may show only here (delayed allocation)
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -54,13 +65,13 @@ def staged_file(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
-        with tmp.open("wb") as handle:
+        with naming(tmp), tmp.open("wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-    except OSError as exc:
+    except OSError:
         tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(tmp)) from exc
+        raise
     return tmp
 
 

@@ -31,7 +31,15 @@ import polars as pl
 from schemas.registry import file_spec
 
 from .day_lock import publication_lock
-from .durable import commit_file, link_or_copy, replace_file, staged_file, sync_dir, sync_tree
+from .durable import (
+    commit_file,
+    link_or_copy,
+    naming,
+    replace_file,
+    staged_file,
+    sync_dir,
+    sync_tree,
+)
 from .eod import DayResult
 from .errors import Problem, PublishError, by_file
 from .formats import csv_bytes, json_bytes, sorted_by_spec, text_csv_bytes, text_table
@@ -147,20 +155,11 @@ def spooled(content: Content, target: Path) -> Linked:
 
 def _put(content: Content, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not isinstance(content, Linked):
-        _write(target, content)
-        return
-    try:
-        link_or_copy(content.path, target)
-    except OSError as exc:  # name the file being written (a failed copy names its source first)
-        raise OSError(exc.errno, exc.strerror, exc.filename2 or str(target)) from exc
-
-
-def _write(target: Path, data: bytes) -> None:
-    try:
-        target.write_bytes(data)
-    except OSError as exc:  # a write error names no file
-        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+    with naming(target):
+        if isinstance(content, Linked):
+            link_or_copy(content.path, target)
+        else:
+            target.write_bytes(content)
 
 
 def manifest_for(
@@ -261,11 +260,10 @@ def publish_files(
         tmp = day_dir / f".v{version}.{os.getpid()}-{secrets.token_hex(4)}.partial"
         try:
             latest_file = _write_version(tmp, files, manifest, versions, day_dir)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise _not_published(day, final, day_dir, exc) from exc
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _not_published(day, final, day_dir, exc) from exc
             raise
         os.rename(tmp, final)
         sync_dir(day_dir)
@@ -288,8 +286,8 @@ def _write_version(
         _put(content, tmp / path)
     _pause_for_test("written", tmp)
     if versions:
-        _write(tmp / "changes.json", json_bytes(_changes(day_dir / f"v{versions[-1]}", manifest)))
-    _write(tmp / "manifest.json", json_bytes(manifest))
+        _put(json_bytes(_changes(day_dir / f"v{versions[-1]}", manifest)), tmp / "changes.json")
+    _put(json_bytes(manifest), tmp / "manifest.json")
     sync_tree(tmp)
     verify_folder(tmp)
     latest_file = staged_file(day_dir / "LATEST", (f"v{manifest['version']}\n").encode())
