@@ -100,6 +100,30 @@ def _kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    """``dayclear cluster up|status|down``: the production topology on this machine
+    (dayclear/cluster.py); ``up`` and ``status`` end non-zero unless every part is healthy."""
+    from . import cluster
+
+    _console_logging()
+    settings = cluster.Settings.from_env()
+    if args.action == "down":
+        stopped = cluster.down(settings)
+        log.info("stopped %s", ", ".join(stopped) if stopped else "nothing (nothing was running)")
+        return 0
+    if args.action == "up":
+        try:
+            cluster.up(settings, [p for p in cluster.PARTS if p not in args.without])
+        except cluster.ClusterError as exc:
+            log.error("dayclear cluster up: %s", exc)
+            return 2
+        log.info("the project's commands reach it with:\n%s", cluster.env_lines(settings))
+    lines = cluster.status(settings)
+    for line in lines:
+        sys.stdout.write(line.line() + "\n")
+    return 0 if all(line.healthy for line in lines) else 1
+
+
 def _close(args: argparse.Namespace) -> int:
     from .close import close_day
 
@@ -292,6 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("kafka", help="the embedded single-node KRaft broker")
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.set_defaults(func=_kafka)
+
+    cluster = sub.add_parser(
+        "cluster",
+        help="the production topology on this machine: 3 Kafka brokers, Flink JobManager and 2"
+        " TaskManagers, PostgreSQL and Airflow, the portal (state under $DAYCLEAR_STATE/cluster)",
+    )
+    cluster.add_argument("action", choices=["up", "status", "down"])
+    cluster.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=["kafka", "flink", "airflow", "portal"],
+        help="up: leave this part out (status then checks only the parts started)",
+    )
+    cluster.set_defaults(func=_cluster)
 
     close = sub.add_parser(
         "close", help="record the close offsets and freeze the day's pre-aggregates from Kafka"

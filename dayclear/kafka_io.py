@@ -283,13 +283,14 @@ def _partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, in
 
 
 def create_topics(
-    bootstrap: str, partitions: Mapping[str, int], timeout: float = 30.0
+    bootstrap: str, partitions: Mapping[str, int], timeout: float = 30.0, replication: int = -1
 ) -> list[str]:
-    """Create the topics of ``partitions`` (name -> partition count, replication 1) that do not exist
-    yet; returns the names created."""
+    """Create the topics of ``partitions`` (name -> partition count) that do not exist yet; returns
+    the names created. ``replication`` -1 takes the brokers' ``default.replication.factor`` (1 on the
+    embedded broker, 3 on ``dayclear cluster``, where ``min.insync.replicas`` is 2)."""
     admin = new_admin(bootstrap)
     existing = _partition_counts(admin, timeout)
-    new = [NewTopic(name, n, 1) for name, n in partitions.items() if name not in existing]
+    new = [NewTopic(name, n, replication) for name, n in partitions.items() if name not in existing]
     if not new:
         return []
     created = []
