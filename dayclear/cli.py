@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -268,6 +269,17 @@ def _token_days(text: str) -> int:
     return days
 
 
+def _bootstrap_option() -> dict[str, object]:
+    """``--bootstrap``: Kafka's brokers, comma-separated; $DAYCLEAR_KAFKA_BOOTSTRAP when set (what
+    ``dayclear cluster up`` prints), else required."""
+    default = os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP")
+    return {
+        "default": default,
+        "required": not default,
+        "help": "Kafka bootstrap servers, comma-separated (default $DAYCLEAR_KAFKA_BOOTSTRAP)",
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dayclear", description="Streaming intraday-to-end-of-day settlement."
@@ -293,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     produce.add_argument("bundle", type=Path)
     produce.add_argument("--day", type=parse_day, required=True)
-    produce.add_argument("--bootstrap", required=True)
+    produce.add_argument("--bootstrap", **_bootstrap_option())
     produce.add_argument(
         "--rate", type=float, help="events per second of wall time (default: as fast as it goes)"
     )
@@ -339,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bundle", type=Path, help="bundle with the day's reference data and opening state"
     )
     close.add_argument("--day", type=parse_day, required=True)
-    close.add_argument("--bootstrap", required=True)
+    close.add_argument("--bootstrap", **_bootstrap_option())
     close.add_argument("--snapshot", type=Path, required=True)
     close.set_defaults(func=_close)
 
@@ -349,7 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("action", choices=["open", "close", "status"])
     session.add_argument("--day", type=parse_day, required=True)
     session.add_argument("--bundle", type=Path, help="the day's reference data and opening state")
-    session.add_argument("--bootstrap", help="Kafka bootstrap servers")
+    session.add_argument(
+        "--bootstrap",
+        default=os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP"),
+        help="Kafka bootstrap servers (default $DAYCLEAR_KAFKA_BOOTSTRAP)",
+    )
     session.add_argument(
         "--snapshot",
         type=Path,
