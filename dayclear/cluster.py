@@ -635,13 +635,23 @@ def started_parts(settings: Settings) -> list[str]:
     return json.loads(path.read_text()) if path.exists() else list(PARTS)
 
 
+#: Job settings for the cluster (jobs/stream_preaggregate.py reads ``DAYCLEAR_<KEY>``): the
+#: pre-aggregation picks the heap state backend for the mini-cluster; on the cluster it keeps RocksDB,
+#: whose incremental checkpoints write what changed, not the whole day's state every time.
+JOB_SETTINGS = {
+    "DAYCLEAR_STATE_BACKEND_TYPE": "rocksdb",
+    "DAYCLEAR_EXECUTION_CHECKPOINTING_INCREMENTAL": "true",
+}
+
+
 def env_lines(settings: Settings) -> str:
     """What points the project's commands and jobs at this cluster."""
+    settings_lines = "".join(f"export {k}={v}\n" for k, v in JOB_SETTINGS.items())
     return (
         f"export DAYCLEAR_STATE={settings.state}\n"
         f"export DAYCLEAR_KAFKA_BOOTSTRAP={settings.bootstrap}\n"
         f"export DAYCLEAR_FLINK_REST={settings.rest}\n"
-    )
+    ) + settings_lines
 
 
 def up(settings: Settings, parts: Iterable[str] = PARTS, timeout: float = 180.0) -> None:
@@ -657,6 +667,8 @@ def up(settings: Settings, parts: Iterable[str] = PARTS, timeout: float = 180.0)
     if "airflow" in chosen:
         os.environ.setdefault("DAYCLEAR_KAFKA_BOOTSTRAP", settings.bootstrap)
         os.environ.setdefault("DAYCLEAR_FLINK_REST", settings.rest)
+        for key, value in JOB_SETTINGS.items():
+            os.environ.setdefault(key, value)
         try:
             airflow_services.up(settings.state)
         except NotImplementedError as exc:
