@@ -338,7 +338,17 @@ def _list_offsets(
             result: dict[str, dict[int, int]] = {t: {} for t in topics}
             for tp, future in found.items():
                 result[tp.topic][tp.partition] = int(future.result().offset)
-            return {t: dict(sorted(parts.items())) for t, parts in result.items()}
+            invalid = [
+                f"{t}[{p}]" for t, parts in result.items() for p, o in parts.items() if o < 0
+            ]
+            if not invalid:
+                return {t: dict(sorted(parts.items())) for t, parts in result.items()}
+            # a partition whose leader just died answers OFFSET_INVALID (-1001) until a new one leads
+            if time.monotonic() > deadline:
+                raise KafkaException(
+                    KafkaError(KafkaError.LEADER_NOT_AVAILABLE, f"no offsets for {invalid}")
+                )
+            time.sleep(0.2)
         except KafkaException as exc:  # a topic just created has no leader for a moment
             if not _not_ready(exc) or time.monotonic() > deadline:
                 raise

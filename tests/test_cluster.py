@@ -96,6 +96,8 @@ def test_cluster_up_survives_a_broker_killed_and_comes_down_clean(tmp_path: Path
         in_sync = cluster.partitions_in_sync(settings.bootstrap, ["trades"])["trades"]
         assert in_sync and all(replicas == isr == 3 for replicas, isr in in_sync)
 
+        before = sum(end_offsets(settings.bootstrap, ["trades"])["trades"].values())
+
         # SIGKILL the broker that leads trades[0]
         from dayclear.kafka_io import new_admin
 
@@ -107,13 +109,10 @@ def test_cluster_up_survives_a_broker_killed_and_comes_down_clean(tmp_path: Path
         _until("the broker gone", lambda: not cluster.alive(victim), 30)
 
         # acks=all still goes through on the two replicas left (min.insync.replicas 2)
-        before = sum(end_offsets(settings.bootstrap, ["trades"])["trades"].values())
         sender = Sender(settings.bootstrap, **{"message.timeout.ms": 120_000})
         for i in range(200):
             sender.send("trades", {"n": i}, key=f"k{i}")
         sender.close()  # raises if any record was not acknowledged by the in-sync replicas
-        after = sum(end_offsets(settings.bootstrap, ["trades"])["trades"].values())
-        assert after - before == 200
         _until(  # the controller fences the broker (broker.session.timeout.ms) and shrinks the ISRs
             "the in-sync replicas down to 2",
             lambda: all(
@@ -121,6 +120,8 @@ def test_cluster_up_survives_a_broker_killed_and_comes_down_clean(tmp_path: Path
                 for _, isr in cluster.partitions_in_sync(settings.bootstrap, ["trades"])["trades"]
             ),
         )
+        after = end_offsets(settings.bootstrap, ["trades"])["trades"]  # from the new leaders
+        assert sum(after.values()) - before == 200, after
 
         down = _dayclear(env, "cluster", "status")
         assert down.returncode != 0
