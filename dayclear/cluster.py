@@ -454,7 +454,7 @@ def flink_config(settings: Settings) -> dict[str, Any]:
         "heartbeat.interval": 2000,
         "heartbeat.timeout": 15000,
         "state.backend.type": "rocksdb",
-        "state.backend.incremental": True,
+        "execution.checkpointing.incremental": True,
         "execution.checkpointing.dir": settings.checkpoints.as_uri(),
         "execution.checkpointing.savepoint-dir": settings.savepoints.as_uri(),
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
