@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars browser demo portal messages test test-fast lint typecheck kafka-start kafka-stop clean
+.PHONY: setup env jars browser demo portal messages test test-fast chaos lint typecheck kafka-start kafka-stop cluster cluster-down clean
 
 setup: env jars browser
 
@@ -37,7 +37,10 @@ messages: env              ## extract the portal's messages again and merge them
 	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale --ignore-obsolete --width 100
 
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
+
+chaos: setup               ## the fault cases against the production topology (longer than CI's budget)
+	$(BIN)/pytest -m chaos
 
 test-fast: env             ## unit tests only
 	$(BIN)/pytest -m "not slow"
@@ -55,6 +58,13 @@ kafka-start: setup
 kafka-stop: env
 	$(BIN)/dayclear kafka stop
 
+cluster: setup             ## the production topology on this machine (dayclear cluster up; see README)
+	$(BIN)/dayclear cluster up
+
+cluster-down: env
+	$(BIN)/dayclear cluster down
+
 clean:
 	-$(BIN)/dayclear kafka stop
+	-$(BIN)/dayclear cluster down
 	rm -rf .state target $(VENV)

@@ -32,6 +32,7 @@ from dayclear.trading_calendar import EXCHANGE_TZ
 def dayclear_ops() -> None:
     @task
     def stream_health() -> dict[str, object]:
+        from dayclear.kafka_broker import bootstrap as kafka_bootstrap
         from dayclear.paths import state_dir
         from dayclear.stream_health import (
             collect_stream_alerts,
@@ -45,7 +46,7 @@ def dayclear_ops() -> None:
 
         context = get_current_context()
         conf = context["dag_run"].conf or {}
-        bootstrap = conf.get("bootstrap") or "127.0.0.1:19092"
+        bootstrap = conf.get("bootstrap") or kafka_bootstrap()
         thresholds = {**load_thresholds(), **conf.get("thresholds", {})}
         health = read_health(bootstrap, thresholds["consumer_group"], state_dir() / "checkpoints")
         replace_file(state_dir() / "ops" / "health.json", json_bytes(health))  # the portal reads it

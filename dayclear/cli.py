@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -98,6 +99,30 @@ def _kafka(args: argparse.Namespace) -> int:
         running = kafka_broker.status()
         print(f"running at {running.bootstrap} (pid {running.pid})" if running else "not running")
     return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """``dayclear cluster up|status|down``: the production topology on this machine
+    (dayclear/cluster.py); ``up`` and ``status`` end non-zero unless every part is healthy."""
+    from . import cluster
+
+    _console_logging()
+    settings = cluster.Settings.from_env()
+    if args.action == "down":
+        stopped = cluster.down(settings)
+        log.info("stopped %s", ", ".join(stopped) if stopped else "nothing (nothing was running)")
+        return 0
+    if args.action == "up":
+        try:
+            cluster.up(settings, [p for p in cluster.PARTS if p not in args.without])
+        except cluster.ClusterError as exc:
+            log.error("dayclear cluster up: %s", exc)
+            return 2
+        log.info("the project's commands reach it with:\n%s", cluster.env_lines(settings))
+    lines = cluster.status(settings)
+    for line in lines:
+        sys.stdout.write(line.line() + "\n")
+    return 0 if all(line.healthy for line in lines) else 1
 
 
 def _close(args: argparse.Namespace) -> int:
@@ -244,6 +269,17 @@ def _token_days(text: str) -> int:
     return days
 
 
+def _bootstrap_option() -> dict[str, object]:
+    """``--bootstrap``: Kafka's brokers, comma-separated; $DAYCLEAR_KAFKA_BOOTSTRAP when set (what
+    ``dayclear cluster up`` prints), else required."""
+    default = os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP")
+    return {
+        "default": default,
+        "required": not default,
+        "help": "Kafka bootstrap servers, comma-separated (default $DAYCLEAR_KAFKA_BOOTSTRAP)",
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dayclear", description="Streaming intraday-to-end-of-day settlement."
@@ -269,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     produce.add_argument("bundle", type=Path)
     produce.add_argument("--day", type=parse_day, required=True)
-    produce.add_argument("--bootstrap", required=True)
+    produce.add_argument("--bootstrap", **_bootstrap_option())
     produce.add_argument(
         "--rate", type=float, help="events per second of wall time (default: as fast as it goes)"
     )
@@ -293,6 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("action", choices=["start", "stop", "status"])
     kafka.set_defaults(func=_kafka)
 
+    cluster = sub.add_parser(
+        "cluster",
+        help="the production topology on this machine: 3 Kafka brokers, Flink JobManager and 2"
+        " TaskManagers, PostgreSQL and Airflow, the portal (state under $DAYCLEAR_STATE/cluster)",
+    )
+    cluster.add_argument("action", choices=["up", "status", "down"])
+    cluster.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=["kafka", "flink", "airflow", "portal"],
+        help="up: leave this part out (status then checks only the parts started)",
+    )
+    cluster.set_defaults(func=_cluster)
+
     close = sub.add_parser(
         "close", help="record the close offsets and freeze the day's pre-aggregates from Kafka"
     )
@@ -300,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bundle", type=Path, help="bundle with the day's reference data and opening state"
     )
     close.add_argument("--day", type=parse_day, required=True)
-    close.add_argument("--bootstrap", required=True)
+    close.add_argument("--bootstrap", **_bootstrap_option())
     close.add_argument("--snapshot", type=Path, required=True)
     close.set_defaults(func=_close)
 
@@ -310,7 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("action", choices=["open", "close", "status"])
     session.add_argument("--day", type=parse_day, required=True)
     session.add_argument("--bundle", type=Path, help="the day's reference data and opening state")
-    session.add_argument("--bootstrap", help="Kafka bootstrap servers")
+    session.add_argument(
+        "--bootstrap",
+        default=os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP"),
+        help="Kafka bootstrap servers (default $DAYCLEAR_KAFKA_BOOTSTRAP)",
+    )
     session.add_argument(
         "--snapshot",
         type=Path,

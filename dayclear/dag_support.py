@@ -6,6 +6,7 @@ time (the trading-day timetable makes that D 00:00 Asia/Shanghai). Paths default
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -52,7 +53,8 @@ def run_paths(context: Any) -> RunPaths:
         bundle=Path(conf.get("bundle", state / "bundles" / day.isoformat())),
         snapshot=Path(conf.get("snapshot", state / "snapshots" / day.isoformat())),
         out=Path(conf.get("out", state / "published")),
-        bootstrap=conf.get("bootstrap"),
+        # a scheduled run has no conf: the cluster's brokers (dayclear cluster, docker-compose.yml)
+        bootstrap=conf.get("bootstrap") or os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP"),
     )
 
 

@@ -37,13 +37,19 @@ def _port() -> int:
     return int(os.environ.get("DAYCLEAR_KAFKA_PORT", "19092"))
 
 
+def bootstrap() -> str:
+    """The project's Kafka: ``DAYCLEAR_KAFKA_BOOTSTRAP`` (a comma-separated broker list, e.g. the
+    three brokers of ``dayclear cluster up``), else the embedded broker on ``DAYCLEAR_KAFKA_PORT``."""
+    return os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP") or f"127.0.0.1:{_port()}"
+
+
 def _home() -> Path:
     path = state_dir() / "kafka"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -53,12 +59,54 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
         return False
+
+
+def write_log4j(home: Path, log: Path) -> Path:
+    """A log4j2 configuration writing the broker's log to ``log``."""
+    path = home / "log4j2.properties"
+    path.write_text(
+        "status = warn\nappender.file.type = File\nappender.file.name = file\n"
+        f"appender.file.fileName = {log}\n"
+        "appender.file.layout.type = PatternLayout\nappender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+        "rootLogger.level = INFO\nrootLogger.appenderRef.file.ref = file\n"
+    )
+    return path
+
+
+def write_properties(path: Path, props: dict[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path
+
+
+def new_cluster_id() -> str:
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # the storage tool would read "-..." as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
+
+
+def format_storage(home: Path, config: Path, cluster_id: str) -> None:
+    """Format a KRaft node's storage (once: an already formatted folder is left as it is)."""
+    subprocess.run(
+        java_command(
+            home,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config),
+            "--ignore-formatted",
+        ),
+        check=True,
+        capture_output=True,
+    )
 
 
 def _config(home: Path, port: int) -> Path:
@@ -85,26 +133,19 @@ def _config(home: Path, port: int) -> Path:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
     }
-    path = home / "server.properties"
-    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-    log4j = home / "log4j2.properties"
-    log4j.write_text(
-        "status = warn\nappender.file.type = File\nappender.file.name = file\n"
-        f"appender.file.fileName = {home / 'broker.log'}\n"
-        "appender.file.layout.type = PatternLayout\nappender.file.layout.pattern = [%d] %p %m (%c)%n\n"
-        "rootLogger.level = INFO\nrootLogger.appenderRef.file.ref = file\n"
-    )
-    return path
+    write_log4j(home, home / "broker.log")
+    return write_properties(home / "server.properties", props)
 
 
-def _java(home: Path, main: str, *args: str) -> list[str]:
+def java_command(home: Path, main: str, *args: str, max_heap: str = "1g") -> list[str]:
+    """``java`` running ``main`` of the Kafka jars, logging with ``home``'s log4j2.properties."""
     java = Path(java_home()) / "bin" / "java" if java_home() else Path("java")
     if not LIBS.exists():
         raise FileNotFoundError(f"no Kafka jars in {LIBS}: run `make jars` (mvn package) first")
     return [
         str(java),
         "-Xms256m",
-        "-Xmx1g",
+        f"-Xmx{max_heap}",
         f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
         "-cp",
         f"{LIBS}/*",
@@ -133,32 +174,16 @@ def start(timeout: float = 90.0) -> Broker:
         return running
     home, port = _home(), _port()
     for p in (port, port + 1):
-        if not _port_free(p):
+        if not port_free(p):
             raise RuntimeError(
                 f"port {p} on 127.0.0.1 is taken by another process: stop it or set DAYCLEAR_KAFKA_PORT"
             )
     config = _config(home, port)
     if not (home / "data" / "meta.properties").exists():
-        cluster_id = "-"
-        while cluster_id.startswith("-"):  # the storage tool would read "-..." as an option
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
-            _java(
-                home,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(config),
-                "--ignore-formatted",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        format_storage(home, config, new_cluster_id())
     with (home / "broker.out").open("a") as out:
         process = subprocess.Popen(
-            _java(home, "kafka.Kafka", str(config)),
+            java_command(home, "kafka.Kafka", str(config)),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -171,7 +196,7 @@ def start(timeout: float = 90.0) -> Broker:
             raise RuntimeError(
                 f"the Kafka broker exited with {process.returncode}; see {home / 'broker.log'}"
             )
-        if _answers(port) and _metadata_ready(f"127.0.0.1:{port}"):
+        if answers(port) and _metadata_ready(f"127.0.0.1:{port}"):
             return Broker(f"127.0.0.1:{port}", process.pid, home / "data")
         time.sleep(0.5)
     stop()
@@ -219,7 +244,8 @@ def topic_partitions() -> dict[str, int]:
 
 
 def create_topics(bootstrap: str) -> list[str]:
-    """Create the event, dead-letter and alerts topics with the partition counts of ``schemas/``."""
+    """Create the event, dead-letter and alerts topics with the partition counts of ``schemas/`` (and
+    the brokers' ``default.replication.factor`` and ``min.insync.replicas``)."""
     from . import kafka_io
 
     return kafka_io.create_topics(bootstrap, topic_partitions())

@@ -283,13 +283,14 @@ def _partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, in
 
 
 def create_topics(
-    bootstrap: str, partitions: Mapping[str, int], timeout: float = 30.0
+    bootstrap: str, partitions: Mapping[str, int], timeout: float = 30.0, replication: int = -1
 ) -> list[str]:
-    """Create the topics of ``partitions`` (name -> partition count, replication 1) that do not exist
-    yet; returns the names created."""
+    """Create the topics of ``partitions`` (name -> partition count) that do not exist yet; returns
+    the names created. ``replication`` -1 takes the brokers' ``default.replication.factor`` (1 on the
+    embedded broker, 3 on ``dayclear cluster``, where ``min.insync.replicas`` is 2)."""
     admin = new_admin(bootstrap)
     existing = _partition_counts(admin, timeout)
-    new = [NewTopic(name, n, 1) for name, n in partitions.items() if name not in existing]
+    new = [NewTopic(name, n, replication) for name, n in partitions.items() if name not in existing]
     if not new:
         return []
     created = []
@@ -337,7 +338,17 @@ def _list_offsets(
             result: dict[str, dict[int, int]] = {t: {} for t in topics}
             for tp, future in found.items():
                 result[tp.topic][tp.partition] = int(future.result().offset)
-            return {t: dict(sorted(parts.items())) for t, parts in result.items()}
+            invalid = [
+                f"{t}[{p}]" for t, parts in result.items() for p, o in parts.items() if o < 0
+            ]
+            if not invalid:
+                return {t: dict(sorted(parts.items())) for t, parts in result.items()}
+            # a partition whose leader just died answers OFFSET_INVALID (-1001) until a new one leads
+            if time.monotonic() > deadline:
+                raise KafkaException(
+                    KafkaError(KafkaError.LEADER_NOT_AVAILABLE, f"no offsets for {invalid}")
+                )
+            time.sleep(0.2)
         except KafkaException as exc:  # a topic just created has no leader for a moment
             if not _not_ready(exc) or time.monotonic() > deadline:
                 raise

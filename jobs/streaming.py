@@ -4,6 +4,7 @@ Kafka connector, exactly-once checkpoints kept after a crash, and recovery from 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,21 @@ def streaming_env(
 ) -> Any:
     """A streaming ``TableEnvironment``: checkpoints every ``checkpoint_ms`` in exactly-once mode,
     retained on cancellation and crash under ``checkpoints``; ``restore`` resumes state, source
-    positions and open sink transactions from that checkpoint."""
+    positions and open sink transactions from that checkpoint. With ``DAYCLEAR_FLINK_REST``
+    (host:port) the job is submitted to that session cluster instead of a mini-cluster."""
+    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    remote = Configuration()
+    rest = os.environ.get("DAYCLEAR_FLINK_REST")
+    if rest:  # a standing session cluster (dayclear cluster up), not an in-process mini-cluster
+        host, _, port = rest.rpartition(":")
+        remote.set_string("execution.target", "remote")
+        remote.set_string("rest.address", host)
+        remote.set_string("rest.port", port)
+        remote.set_string("python.executable", sys.executable)
+    settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(remote)
+    env = TableEnvironment.create(settings.build())
     conf = env.get_config()
     conf.set("pipeline.jars", kafka_jars())
     conf.set("parallelism.default", str(parallelism))
@@ -40,7 +52,7 @@ def streaming_env(
     conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set("table.exec.source.idle-timeout", "1 s")
     rest_port = os.environ.get("DAYCLEAR_FLINK_REST_PORT")
-    if rest_port:  # the job's REST API (metrics per operator: busy and back-pressured time)
+    if rest_port and not rest:  # the mini-cluster's REST API (per operator: busy, back-pressured)
         conf.set("rest.port", rest_port)
     if restore is not None:
         conf.set("execution.state-recovery.path", restore.resolve().as_uri())

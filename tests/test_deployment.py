@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from dayclear import cluster
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -13,12 +15,23 @@ def _compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+BROKERS = [f"kafka-{n}" for n in range(1, cluster.BROKERS + 1)]
+TASK_MANAGERS = [f"flink-taskmanager-{n}" for n in range(1, cluster.TASK_MANAGERS + 1)]
+
+
+def _flink_properties(service: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    text = service["environment"]["FLINK_PROPERTIES"]
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in text.splitlines())}
+
+
 def test_services_of_the_production_topology() -> None:
+    """The topology `dayclear cluster up` runs: three brokers, a JobManager and two TaskManagers,
+    Postgres, Airflow's scheduler, API server and DAG processor, the portal."""
     services = _compose()["services"]
     assert {
-        "kafka",
+        *BROKERS,
         "flink-jobmanager",
-        "flink-taskmanager",
+        *TASK_MANAGERS,
         "postgres",
         "airflow-init",
         "airflow-apiserver",
@@ -26,8 +39,64 @@ def test_services_of_the_production_topology() -> None:
         "airflow-dag-processor",
         "portal",
     } <= set(services)
-    assert services["kafka"]["image"].startswith("apache/kafka:4.")
-    assert "broker,controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
+    assert len([s for s in services if s.startswith("kafka")]) == cluster.BROKERS == 3
+    assert len([s for s in services if s.startswith("flink-taskmanager")]) == 2
+
+
+def test_three_kraft_brokers_replicate_every_topic_three_times() -> None:
+    services = _compose()["services"]
+    voters = {f"{n}@kafka-{n}:9093" for n in range(1, cluster.BROKERS + 1)}
+    local = cluster.Settings(Path("/s"), 29092, "127.0.0.1", 28081, 8300)
+    for n, name in enumerate(BROKERS, start=1):
+        broker = services[name]
+        env = broker["environment"]
+        assert broker["image"].startswith("apache/kafka:4.")
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert env["KAFKA_NODE_ID"] == n
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert f"{name}-data" in broker["volumes"][0]
+        # the same settings as dayclear cluster's own brokers
+        props = cluster.broker_properties(local, n)
+        for key in (
+            "default.replication.factor",
+            "min.insync.replicas",
+            "offsets.topic.replication.factor",
+            "transaction.state.log.replication.factor",
+            "transaction.state.log.min.isr",
+            "auto.create.topics.enable",
+            "unclean.leader.election.enable",
+        ):
+            assert str(env["KAFKA_" + key.upper().replace(".", "_")]).lower() == props[key], key
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == 3
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == 2
+    assert len({services[b]["environment"]["CLUSTER_ID"] for b in BROKERS}) == 1
+    airflow = services["airflow-scheduler"]["environment"]
+    assert set(airflow["DAYCLEAR_KAFKA_BOOTSTRAP"].split(",")) == {f"{b}:9092" for b in BROKERS}
+
+
+def test_flink_session_cluster_with_rocksdb_checkpoints_and_restarts() -> None:
+    services = _compose()["services"]
+    jobmanager = _flink_properties(services["flink-jobmanager"])
+    assert services["flink-jobmanager"]["command"] == "jobmanager"
+    local = cluster.flink_config(cluster.Settings(Path("/s"), 29092, "127.0.0.1", 28081, 8300))
+    for key in (
+        "state.backend.type",
+        "restart-strategy.type",
+        "taskmanager.numberOfTaskSlots",
+        "execution.checkpointing.externalized-checkpoint-retention",
+        "jobmanager.execution.failover-strategy",
+    ):
+        assert jobmanager[key] == str(local[key]), key
+    assert jobmanager["state.backend.type"] == "rocksdb"
+    assert jobmanager["execution.checkpointing.dir"].startswith("file:///var/lib/dayclear/")
+    for name in TASK_MANAGERS:
+        service = services[name]
+        assert service["command"] == "taskmanager"
+        assert _flink_properties(service) == jobmanager
+        assert "flink-jobmanager" in service["depends_on"]
+    airflow = services["airflow-scheduler"]["environment"]
+    assert airflow["DAYCLEAR_FLINK_REST"] == "flink-jobmanager:8081"
 
 
 def test_every_service_is_runnable_and_dependencies_exist() -> None:
