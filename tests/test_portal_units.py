@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import portal
-from portal import charts, i18n, views
+from portal import archive, charts, i18n, views
 from portal import days as d
 from portal import formatting as fmt
 from portal.guard import forwarded_client
@@ -85,9 +85,9 @@ def test_a_member_slice_holds_only_its_own_files_and_a_tampered_file_is_not_serv
     src = _version(tmp_path)
     assert d.member_file(src, "2026-11-23", "v1", "M001", "funds.csv") == b"account_id\nA-M001\n"
     assert list(d.member_manifest(src, "2026-11-23", "v1", "M001")["files"]) == ["funds.csv"]
-    archive = d.member_archive(src, "2026-11-23", "v1", "M001")
-    assert b"A-M002" not in archive
-    assert archive == d.member_archive(src, "2026-11-23", "v1", "M001")  # same bytes every time
+    zipped = archive.archive_bytes(src, "2026-11-23", "v1", "M001")
+    assert b"A-M002" not in zipped
+    assert zipped == archive.archive_bytes(src, "2026-11-23", "v1", "M001")  # same bytes every time
     (tmp_path / "published/2026-11-23/v1/members/M001/funds.csv").write_text("account_id\nX\n")
     with pytest.raises(RuntimeError, match="does not match its manifest"):
         d.member_file(src, "2026-11-23", "v1", "M001", "funds.csv")
