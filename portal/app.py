@@ -135,9 +135,12 @@ def create_app(
         await portal.check_form(request, sign_in=True)
         username = username[:100]
         client = portal.client(request)
-        keys = [f"user:{username.lower()}", f"client:{client}"]
         throttle = settings.throttle
-        locked = portal.store.locked_for(keys)
+        keys = [
+            (f"user:{username.lower()}", throttle.user_failures),
+            (f"client:{client}", throttle.client_failures),
+        ]
+        locked, counted = await run_in_threadpool(portal.store.sign_in_attempt, keys, throttle)
         if locked > 0:
             retry = int(locked) + 1
             portal.record(request, None, "refused 429", f"sign-in locked for {username!r}")
@@ -147,16 +150,13 @@ def create_app(
         who = await run_in_threadpool(portal.store.authenticate, username, password[:200])
         if who is None:
             portal.record(request, None, "refused 401", f"sign-in failed for {username!r}")
-            for key, threshold in zip(
-                keys, (throttle.user_failures, throttle.client_failures), strict=True
-            ):
-                failures, lock = portal.store.sign_in_failed(key, threshold, throttle)
+            for key, failures, lock in counted:
                 if lock:
                     log.warning(
                         "%s locked for %.0f s after %d failed sign-ins", key, lock, failures
                     )
             return login_page(request, N_("Unknown user or wrong password."), 401)
-        portal.store.sign_in_succeeded(keys)
+        portal.store.sign_in_succeeded([key for key, _ in keys])
         portal.record(request, who, "signed in")
         secret = portal.store.issue(who.username, "session", SESSION_SECONDS)
         response = portal.redirect("/")

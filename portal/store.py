@@ -7,8 +7,8 @@
 * Every read of member data (staff's too), every download, sign-in, sign-out and refused request is
   appended to ``access_log`` with the member and trading day it concerned; staff read it filtered and
   paged, with the anonymous refusals counted apart so that they never push the rest out of view.
-* Failed sign-ins are counted per user name and per client address (``sign_in_failures``) for the
-  throttle of ``portal.settings.Throttle``.
+* Sign-in attempts are counted per user name and per client address (``sign_in_failures``) before
+  the password is checked, for the throttle of ``portal.settings.Throttle``; a success clears them.
 """
 
 from __future__ import annotations
@@ -269,34 +269,44 @@ class Store:
         ]
 
     # --- sign-in throttling --------------------------------------------------------------------
-    def locked_for(self, keys: list[str]) -> float:
-        """Seconds until every one of ``keys`` (``user:NAME``, ``client:ADDRESS``) may sign in again."""
-        now = time.time()
-        with self._connect() as con:
-            found = [
-                con.execute(
-                    "SELECT locked_until FROM sign_in_failures WHERE key = ?", (key,)
-                ).fetchone()
-                for key in keys
-            ]
-        return max([float(row[0]) - now for row in found if row] + [0.0])
+    def sign_in_attempt(
+        self, keys: list[tuple[str, int]], throttle: Throttle
+    ) -> tuple[float, list[tuple[str, int, float]]]:
+        """Count a sign-in attempt against each of ``keys`` (``(user:NAME | client:ADDRESS,
+        threshold)``) before its password is checked, unless one of them is locked.
 
-    def sign_in_failed(self, key: str, threshold: int, throttle: Throttle) -> tuple[int, float]:
-        """Count a failure of ``key``; returns (failures in a row, seconds it is now locked for).
-        A count older than the longest lock starts again."""
-        now = time.time()
+        Returns ``(seconds until the attempt may be made again, [])`` when locked (nothing counted),
+        else ``(0, [(key, attempts in a row, seconds it is now locked for), ...])``. The read and the
+        count are one write transaction, so concurrent guesses are counted one after the other and
+        the attempt after the threshold is refused however many arrive at once. A count is forgotten
+        ``throttle.forget_seconds`` after its last attempt or the end of its lock, whichever is later.
+        """
+        now = throttle.clock()
         with self._connect() as con:
-            row = con.execute(
-                "SELECT failures, last_at FROM sign_in_failures WHERE key = ?", (key,)
-            ).fetchone()
-            failures = 1 if row is None or now - row[1] > throttle.max_seconds else row[0] + 1
-            lock = throttle.lock_seconds(failures, threshold)
-            con.execute(
-                "INSERT OR REPLACE INTO sign_in_failures (key, failures, last_at, locked_until) "
-                "VALUES (?, ?, ?, ?)",
-                (key, failures, now, now + lock if lock else 0.0),
-            )
-        return failures, lock
+            con.execute("BEGIN IMMEDIATE")
+            rows = {
+                key: con.execute(
+                    "SELECT failures, last_at, locked_until FROM sign_in_failures WHERE key = ?",
+                    (key,),
+                ).fetchone()
+                for key, _ in keys
+            }
+            wait = max([float(row[2]) - now for row in rows.values() if row] + [0.0])
+            if wait > 0:
+                return wait, []
+            counted = []
+            for key, threshold in keys:
+                row = rows[key]
+                forgotten = row is None or now - max(row[1], row[2]) > throttle.forget_seconds
+                failures = 1 if forgotten else row[0] + 1
+                lock = throttle.lock_seconds(failures, threshold)
+                con.execute(
+                    "INSERT OR REPLACE INTO sign_in_failures (key, failures, last_at, locked_until) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, failures, now, now + lock if lock else 0.0),
+                )
+                counted.append((key, failures, lock))
+        return 0.0, counted
 
     def sign_in_succeeded(self, keys: list[str]) -> None:
         with self._connect() as con:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -176,17 +177,49 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy() -> None:
     assert forwarded_client("10.0.0.2", "", proxy) == "10.0.0.2"
 
 
-def test_the_sign_in_lock_doubles_up_to_its_cap(tmp_path: Path) -> None:
-    throttle = Throttle(user_failures=5, base_seconds=30, max_seconds=900)
+class Clock:
+    """The throttle's time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_sign_in_lock_doubles_up_to_its_cap_and_is_forgotten_after(tmp_path: Path) -> None:
+    clock = Clock()
+    throttle = Throttle(user_failures=5, base_seconds=30, max_seconds=900, clock=clock)
     assert [throttle.lock_seconds(n, 5) for n in (4, 5, 6, 7, 10)] == [0, 30, 60, 120, 900]
     store = Store(tmp_path / "p.sqlite")
-    for _ in range(4):
-        assert store.sign_in_failed("user:x", 5, throttle)[1] == 0
-    assert store.locked_for(["user:x", "client:y"]) == 0
-    assert store.sign_in_failed("user:x", 5, throttle) == (5, 30)
-    assert 29 < store.locked_for(["client:y", "user:x"]) <= 30
-    store.sign_in_succeeded(["user:x"])
-    assert store.locked_for(["user:x"]) == 0
+    keys = [("user:x", 5), ("client:y", 20)]
+    for n in range(1, 5):
+        assert store.sign_in_attempt(keys, throttle) == (0, [("user:x", n, 0), ("client:y", n, 0)])
+    assert store.sign_in_attempt(keys, throttle) == (0, [("user:x", 5, 30), ("client:y", 5, 0)])
+    assert store.sign_in_attempt(keys, throttle) == (30, [])  # locked: refused, not counted
+    locks = []
+    for _ in range(7):  # each attempt after a lock ends locks twice as long, up to the cap
+        waited, _ = store.sign_in_attempt(keys, throttle)
+        assert waited > 0
+        clock.now += waited
+        _, counted = store.sign_in_attempt(keys, throttle)
+        locks.append(counted[0][2])
+    assert locks == [60, 120, 240, 480, 900, 900, 900]
+    clock.now += 900 + 901  # the lock ends, then 15 minutes untouched: forgotten
+    assert store.sign_in_attempt(keys, throttle)[1][0] == ("user:x", 1, 0)
+    store.sign_in_succeeded(["user:x", "client:y"])
+    assert store.sign_in_attempt(keys, throttle)[1] == [("user:x", 1, 0), ("client:y", 1, 0)]
+
+
+def test_concurrent_sign_ins_are_counted_one_after_the_other(tmp_path: Path) -> None:
+    throttle = Throttle(user_failures=5, client_failures=20, clock=Clock())
+    store = Store(tmp_path / "p.sqlite")
+    with ThreadPoolExecutor(16) as pool:
+        found = list(
+            pool.map(lambda _: store.sign_in_attempt([("user:x", 5)], throttle), range(40))
+        )
+    allowed = sorted(counted[0][1] for waited, counted in found if not waited)
+    assert allowed == [1, 2, 3, 4, 5]  # however many at once, five get to the password check
 
 
 def test_every_message_has_a_chinese_translation_with_the_same_placeholders() -> None:
