@@ -102,3 +102,17 @@ def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(
     clock.now += LOCK_SECONDS
     with client_at(url, "192.0.2.99") as owner:
         assert sign_in(owner, "racer", "racer-password").status_code == 303
+
+
+def test_sign_ins_at_once_from_one_address_wait_their_turn_instead_of_being_refused(
+    portal: tuple[str, Clock, Store],
+) -> None:
+    url, _, _ = portal
+
+    def member_signs_in(_: int) -> int:
+        with client_at(url, "198.51.100.77") as office:  # one firm's address, many sign-ins
+            return sign_in(office, "bystander", "bystander-password").status_code
+
+    with ThreadPoolExecutor(CLIENT_LIMIT + 2) as pool:
+        answers = list(pool.map(member_signs_in, range(CLIENT_LIMIT + 2)))
+    assert answers == [303] * (CLIENT_LIMIT + 2)  # more at once than either limit, none refused

@@ -193,33 +193,47 @@ def test_the_sign_in_lock_doubles_up_to_its_cap_and_is_forgotten_after(tmp_path:
     assert [throttle.lock_seconds(n, 5) for n in (4, 5, 6, 7, 10)] == [0, 30, 60, 120, 900]
     store = Store(tmp_path / "p.sqlite")
     keys = [("user:x", 5), ("client:y", 20)]
+
+    def fail() -> list[tuple[str, int, float]]:
+        assert store.sign_in_attempt(keys, throttle) == (0, True)
+        return store.sign_in_done(keys, throttle, succeeded=False)
+
     for n in range(1, 5):
-        assert store.sign_in_attempt(keys, throttle) == (0, [("user:x", n, 0), ("client:y", n, 0)])
-    assert store.sign_in_attempt(keys, throttle) == (0, [("user:x", 5, 30), ("client:y", 5, 0)])
-    assert store.sign_in_attempt(keys, throttle) == (30, [])  # locked: refused, not counted
+        assert fail() == [("user:x", n, 0), ("client:y", n, 0)]
+    assert fail() == [("user:x", 5, 30), ("client:y", 5, 0)]
+    assert store.sign_in_attempt(keys, throttle) == (30, False)  # locked: refused, not counted
     locks = []
-    for _ in range(7):  # each attempt after a lock ends locks twice as long, up to the cap
+    for _ in range(7):  # each failure after a lock ends locks twice as long, up to the cap
         waited, _ = store.sign_in_attempt(keys, throttle)
         assert waited > 0
         clock.now += waited
-        _, counted = store.sign_in_attempt(keys, throttle)
-        locks.append(counted[0][2])
+        locks.append(fail()[0][2])
     assert locks == [60, 120, 240, 480, 900, 900, 900]
     clock.now += 900 + 901  # the lock ends, then 15 minutes untouched: forgotten
-    assert store.sign_in_attempt(keys, throttle)[1][0] == ("user:x", 1, 0)
-    store.sign_in_succeeded(["user:x", "client:y"])
-    assert store.sign_in_attempt(keys, throttle)[1] == [("user:x", 1, 0), ("client:y", 1, 0)]
+    assert fail()[0] == ("user:x", 1, 0)
+    assert store.sign_in_attempt(keys, throttle) == (0, True)
+    assert store.sign_in_done(keys, throttle, succeeded=True) == [
+        ("user:x", 0, 0),
+        ("client:y", 0, 0),
+    ]
 
 
-def test_concurrent_sign_ins_are_counted_one_after_the_other(tmp_path: Path) -> None:
+def test_attempts_at_once_wait_for_those_being_checked(tmp_path: Path) -> None:
     throttle = Throttle(user_failures=5, client_failures=20, clock=Clock())
     store = Store(tmp_path / "p.sqlite")
+    keys = [("user:x", 5)]
     with ThreadPoolExecutor(16) as pool:
-        found = list(
-            pool.map(lambda _: store.sign_in_attempt([("user:x", 5)], throttle), range(40))
-        )
-    allowed = sorted(counted[0][1] for waited, counted in found if not waited)
-    assert allowed == [1, 2, 3, 4, 5]  # however many at once, five get to the password check
+        found = list(pool.map(lambda _: store.sign_in_attempt(keys, throttle), range(40)))
+    assert found.count((0, True)) == 5 and found.count((0, False)) == 35  # the rest wait
+    for _ in range(4):
+        store.sign_in_done(keys, throttle, succeeded=False)
+    assert store.sign_in_attempt(keys, throttle) == (0, False)  # 4 failed, one still checked
+    store.sign_in_done(keys, throttle, succeeded=True)  # it was the right password
+    assert store.sign_in_attempt(keys, throttle) == (0, True)
+    store.sign_in_done(keys, throttle, succeeded=False)
+    assert [store.sign_in_attempt(keys, throttle) for _ in range(5)] == [(0, True)] * 4 + [
+        (0, False)
+    ]
 
 
 def test_every_message_has_a_chinese_translation_with_the_same_placeholders() -> None:
