@@ -53,6 +53,9 @@ class PortalSettings:
     secure_cookie: bool = False
     max_body_bytes: int = 64 * 1024  # the largest form is a sign-in: a few hundred bytes
     max_header_bytes: int = 16 * 1024  # all request headers together
+    #: password checks run at once, in their own threads: scrypt takes 16 MiB and ~50 ms of a core
+    #: each, so more at once than the cores only adds memory (docs/benchmarks.md, "Portal under load")
+    password_checks: int = 4
     throttle: Throttle = field(default_factory=Throttle)
     default_language: str = "zh_CN"
 
