@@ -14,9 +14,12 @@ script and no external asset.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +40,8 @@ from .web import COOKIE, HERE, PRE_SESSION_COOKIE, Portal
 
 log = logging.getLogger("portal.security")
 LANG_COOKIE_SECONDS = 365 * 86400
+#: How long a sign-in waits for the others of its name or address being checked before it is refused.
+SIGN_IN_QUEUE_SECONDS = 60.0
 
 
 def create_app(
@@ -55,6 +60,7 @@ def create_app(
         redirect_slashes=False,  # a slash redirect would be built from the request's Host
     )
     app.state.portal = portal
+    password_checks = ThreadPoolExecutor(settings.password_checks, "password-check")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(Guard, settings=settings)
 
@@ -135,28 +141,38 @@ def create_app(
         await portal.check_form(request, sign_in=True)
         username = username[:100]
         client = portal.client(request)
-        keys = [f"user:{username.lower()}", f"client:{client}"]
         throttle = settings.throttle
-        locked = portal.store.locked_for(keys)
-        if locked > 0:
+        keys = [
+            (f"user:{username.lower()}", throttle.user_failures),
+            (f"client:{client}", throttle.client_failures),
+        ]
+        locked, admitted = await run_in_threadpool(portal.store.sign_in_attempt, keys, throttle)
+        pause, give_up = 0.05, time.monotonic() + SIGN_IN_QUEUE_SECONDS
+        while not admitted and locked == 0 and time.monotonic() < give_up:
+            await asyncio.sleep(pause)  # others of this name or address are being checked
+            pause = min(2 * pause, 1.0)
+            locked, admitted = await run_in_threadpool(portal.store.sign_in_attempt, keys, throttle)
+        if not admitted:
             retry = int(locked) + 1
             portal.record(request, None, "refused 429", f"sign-in locked for {username!r}")
             log.warning("sign-in refused: %r from %s is locked for %d s", username, client, retry)
             return login_page(request, N_("Too many failed sign-ins. Try again later."), 429, retry)
-        # scrypt takes ~50 ms of CPU: in the thread pool, not on the event loop every request shares
-        who = await run_in_threadpool(portal.store.authenticate, username, password[:200])
+        who = None
+        try:
+            # scrypt takes ~50 ms of CPU and 16 MiB: off the event loop, a few at a time
+            who = await asyncio.get_running_loop().run_in_executor(
+                password_checks, portal.store.authenticate, username, password[:200]
+            )
+        finally:
+            counted = portal.store.sign_in_done(keys, throttle, succeeded=who is not None)
         if who is None:
             portal.record(request, None, "refused 401", f"sign-in failed for {username!r}")
-            for key, threshold in zip(
-                keys, (throttle.user_failures, throttle.client_failures), strict=True
-            ):
-                failures, lock = portal.store.sign_in_failed(key, threshold, throttle)
+            for key, failures, lock in counted:
                 if lock:
                     log.warning(
                         "%s locked for %.0f s after %d failed sign-ins", key, lock, failures
                     )
             return login_page(request, N_("Unknown user or wrong password."), 401)
-        portal.store.sign_in_succeeded(keys)
         portal.record(request, who, "signed in")
         secret = portal.store.issue(who.username, "session", SESSION_SECONDS)
         response = portal.redirect("/")

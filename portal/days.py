@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from .formatting import exchange_day
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 VERSION = re.compile(r"^v[1-9]\d{0,3}$")
 MEMBER = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so an archive of the same files is the same bytes
 
 
 class NotFound(Exception):
@@ -209,21 +207,6 @@ def _checked(src: Sources, day: str, version: str, path: str, sha: str) -> bytes
     if hashlib.sha256(data).hexdigest() != sha:
         raise Tampered(f"{day}/{version}/{path} does not match its manifest")
     return data
-
-
-def member_archive(src: Sources, day: str, version: str, member: str) -> bytes:
-    """The member's whole folder as a zip (files in name order, fixed timestamps) with its manifest."""
-    mine = member_manifest(src, day, version, member)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, meta in sorted(mine["files"].items()):
-            info = zipfile.ZipInfo(f"{day}_{version}_{member}/{name}", ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            data = _checked(src, day, version, f"members/{member}/{name}", meta["sha256"])
-            archive.writestr(info, data)
-        info = zipfile.ZipInfo(f"{day}_{version}_{member}/manifest.json", ZIP_TIME)
-        archive.writestr(info, json.dumps(mine, indent=1))
-    return buffer.getvalue()
 
 
 def member_manifest(src: Sources, day: str, version: str, member: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from . import charts
+from . import archive, charts
 from . import days as d
 from . import members as m
 from .i18n import N_
@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 def add_routes(app: FastAPI, portal: Portal) -> None:
     src = portal.sources
+    plans = archive.PlanCache()  # the archives' SHA-256 and lengths, measured once per version
 
     def not_found() -> HTTPException:
         return HTTPException(404, N_("No such day, version or file."))
@@ -259,14 +260,26 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
             hashlib.sha256(data).hexdigest(),  # member_file checked it equals the manifest's
         )
 
-    @app.get(API + "/archive", tags=["members"], summary="The member's whole folder as a zip")
+    @app.get(
+        API + "/archive",
+        tags=["members"],
+        summary="The member's whole folder as a zip, streamed (X-Content-SHA256 and Content-Length "
+        "of the whole zip)",
+    )
     def api_archive(
         request: Request, who: MemberReader, member_id: str, day: str, version: str
     ) -> Response:
-        data = found(lambda: d.member_archive(src, day, version, member_id))
-        sha = hashlib.sha256(data).hexdigest()
-        return download(
-            request, who, data, f"{day}_{version}_{member_id}.zip", "application/zip", sha
+        zipped = found(lambda: archive.member_archive(src, day, version, member_id, plans))
+        filename = f"{day}_{version}_{member_id}.zip"
+        portal.record(request, who, "download", f"{filename} sha256={zipped.sha256}")
+        return StreamingResponse(
+            zipped.chunks,
+            media_type="application/zip",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Content-Length": str(zipped.length),
+                "X-Content-SHA256": zipped.sha256,
+            },
         )
 
     @app.get(

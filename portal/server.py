@@ -15,6 +15,10 @@ from .settings import PortalSettings
 #: uvicorn (h11) stops reading a request whose header block passes this; below it, the guard answers
 #: 431 above ``PortalSettings.max_header_bytes``.
 H11_MAX_HEADER_BYTES = 64 * 1024
+#: How long an idle keep-alive connection stays open. uvicorn's 5 s closed connections under the load
+#: run just as clients sent their next request on them (ReadError); a proxy in front keeps its own
+#: upstream connections idle for up to 60 s (nginx), so the server's must outlast it.
+KEEP_ALIVE_SECONDS = 75
 
 
 def config(
@@ -28,6 +32,7 @@ def config(
         proxy_headers=False,
         server_header=False,
         h11_max_incomplete_event_size=H11_MAX_HEADER_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

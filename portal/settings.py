@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -22,15 +24,20 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8300"
 
 @dataclass(frozen=True)
 class Throttle:
-    """Sign-in throttling (docs/portal.md "Sign-in throttling"): after ``user_failures`` failed
-    sign-ins in a row for one user name, or ``client_failures`` from one client address, further
-    sign-ins of that user or client are refused (429) for ``base_seconds``, doubled for every failure
-    after that, up to ``max_seconds``. A success resets the user's and the client's count."""
+    """Sign-in throttling (docs/portal.md "Sign-in throttling"): every sign-in is counted against its
+    user name and its client address before its password is checked; once one of them has
+    ``user_failures`` (name) or ``client_failures`` (address) attempts in a row that did not succeed,
+    further sign-ins of that name or address are refused (429) for ``base_seconds``, doubled for every
+    further attempt, up to ``max_seconds``. A success clears the name's and the address's count; a
+    count untouched for ``forget_seconds`` after its last lock ended starts again. ``clock`` is the
+    time the throttle reads (tests move it instead of sleeping)."""
 
     user_failures: int = 5
     client_failures: int = 20
     base_seconds: float = 30.0
     max_seconds: float = 900.0
+    forget_seconds: float = 900.0
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def lock_seconds(self, failures: int, threshold: int) -> float:
         """How long to lock after ``failures`` failures in a row (0: not locked)."""
@@ -46,6 +53,9 @@ class PortalSettings:
     secure_cookie: bool = False
     max_body_bytes: int = 64 * 1024  # the largest form is a sign-in: a few hundred bytes
     max_header_bytes: int = 16 * 1024  # all request headers together
+    #: password checks run at once, in their own threads: scrypt takes 16 MiB and ~50 ms of a core
+    #: each, so more at once than the cores only adds memory (docs/benchmarks.md, "Portal under load")
+    password_checks: int = 4
     throttle: Throttle = field(default_factory=Throttle)
     default_language: str = "zh_CN"
 

@@ -7,8 +7,8 @@
 * Every read of member data (staff's too), every download, sign-in, sign-out and refused request is
   appended to ``access_log`` with the member and trading day it concerned; staff read it filtered and
   paged, with the anonymous refusals counted apart so that they never push the rest out of view.
-* Failed sign-ins are counted per user name and per client address (``sign_in_failures``) for the
-  throttle of ``portal.settings.Throttle``.
+* Sign-in attempts are counted per user name and per client address (``sign_in_failures``: failures
+  in a row, attempts being checked, the lock) for the throttle of ``portal.settings.Throttle``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,10 @@ CREATE TABLE IF NOT EXISTS portal_keys (
 ADDED_COLUMNS = (
     ("access_log", "subject_member", "TEXT"),
     ("access_log", "trading_day", "TEXT"),
+    ("sign_in_failures", "pending", "INTEGER NOT NULL DEFAULT 0"),
 )
+#: An attempt admitted this long ago without an answer (a server stopped mid-check) is not waited for.
+PENDING_SECONDS = 300.0
 ACCESS_LOG_COLUMNS = (
     "id, at, username, role, member_id, client, method, path, outcome, detail, subject_member, "
     "trading_day"
@@ -269,38 +272,91 @@ class Store:
         ]
 
     # --- sign-in throttling --------------------------------------------------------------------
-    def locked_for(self, keys: list[str]) -> float:
-        """Seconds until every one of ``keys`` (``user:NAME``, ``client:ADDRESS``) may sign in again."""
-        now = time.time()
+    def sign_in_attempt(
+        self, keys: list[tuple[str, int]], throttle: Throttle
+    ) -> tuple[float, bool]:
+        """May a sign-in be checked now? ``keys``: ``(user:NAME | client:ADDRESS, threshold)``.
+
+        Returns ``(seconds, False)`` while one of the keys is locked; ``(0, False)`` while a key's
+        failures in a row plus the attempts being checked already reach its threshold, or, past a
+        lock, one attempt is being checked (ask again shortly: one of them may succeed); else ``(0, True)``, the attempt now counted as being
+        checked. The read and the count are one write transaction, so however many guesses arrive at
+        once, no more than the threshold get to the password check before the lock; and a burst of
+        members signing in from one address waits its turn instead of being refused.
+        Every admitted attempt ends with :meth:`sign_in_done`."""
+        now = throttle.clock()
         with self._connect() as con:
-            found = [
-                con.execute(
-                    "SELECT locked_until FROM sign_in_failures WHERE key = ?", (key,)
+            con.execute("BEGIN IMMEDIATE")
+            rows = {
+                key: con.execute(
+                    "SELECT failures, pending, last_at, locked_until FROM sign_in_failures "
+                    "WHERE key = ?",
+                    (key,),
                 ).fetchone()
-                for key in keys
-            ]
-        return max([float(row[0]) - now for row in found if row] + [0.0])
-
-    def sign_in_failed(self, key: str, threshold: int, throttle: Throttle) -> tuple[int, float]:
-        """Count a failure of ``key``; returns (failures in a row, seconds it is now locked for).
-        A count older than the longest lock starts again."""
-        now = time.time()
-        with self._connect() as con:
-            row = con.execute(
-                "SELECT failures, last_at FROM sign_in_failures WHERE key = ?", (key,)
-            ).fetchone()
-            failures = 1 if row is None or now - row[1] > throttle.max_seconds else row[0] + 1
-            lock = throttle.lock_seconds(failures, threshold)
-            con.execute(
-                "INSERT OR REPLACE INTO sign_in_failures (key, failures, last_at, locked_until) "
-                "VALUES (?, ?, ?, ?)",
-                (key, failures, now, now + lock if lock else 0.0),
+                for key, _ in keys
+            }
+            wait = max([float(row[3]) - now for row in rows.values() if row] + [0.0])
+            if wait > 0:
+                return wait, False
+            forgotten: list[tuple[str]] = []
+            for key, threshold in keys:
+                failures, pending, last_at, locked_until = rows[key] or (0, 0, now, 0.0)
+                pending = 0 if now - last_at > PENDING_SECONDS else pending
+                if now - max(last_at, locked_until) > throttle.forget_seconds:
+                    failures = 0
+                    forgotten.append((key,))
+                # below the threshold, as many at once as failures are left; past a lock, one
+                if pending >= max(threshold - failures, 1):
+                    return 0.0, False
+            con.executemany(
+                "UPDATE sign_in_failures SET failures = 0, locked_until = 0 WHERE key = ?",
+                forgotten,
             )
-        return failures, lock
+            for key, _ in keys:
+                con.execute(
+                    "INSERT INTO sign_in_failures (key, failures, pending, last_at) "
+                    "VALUES (?, 0, 1, ?) ON CONFLICT (key) DO UPDATE SET pending = "
+                    "CASE WHEN ? - last_at > ? THEN 1 ELSE pending + 1 END, last_at = ?",
+                    (key, now, now, PENDING_SECONDS, now),
+                )
+        return 0.0, True
 
-    def sign_in_succeeded(self, keys: list[str]) -> None:
+    def sign_in_done(
+        self, keys: list[tuple[str, int]], throttle: Throttle, succeeded: bool
+    ) -> list[tuple[str, int, float]]:
+        """An admitted attempt's answer: a success clears the keys' failures; a failure counts one
+        more in a row (a count is forgotten ``throttle.forget_seconds`` after its last attempt or the
+        end of its lock, whichever is later) and locks a key that reached its threshold. Returns
+        ``[(key, failures in a row, seconds it is now locked for), ...]``."""
+        now = throttle.clock()
+        counted = []
         with self._connect() as con:
-            con.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(k,) for k in keys])
+            con.execute("BEGIN IMMEDIATE")
+            for key, threshold in keys:
+                row = con.execute(
+                    "SELECT failures, last_at, locked_until FROM sign_in_failures WHERE key = ?",
+                    (key,),
+                ).fetchone()
+                failures, last_at, locked_until = row or (0, now, 0.0)
+                if succeeded:
+                    failures, lock = 0, 0.0
+                else:
+                    forgotten = now - max(last_at, locked_until) > throttle.forget_seconds
+                    failures = 1 if forgotten else failures + 1
+                    lock = throttle.lock_seconds(failures, threshold)
+                con.execute(
+                    "INSERT INTO sign_in_failures (key, failures, pending, last_at, locked_until) "
+                    "VALUES (?, ?, 0, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = ?, "
+                    "pending = max(pending - 1, 0), locked_until = max(locked_until, ?)",
+                    (key, failures, now, now + lock if lock else 0.0, failures,
+                     now + lock if lock else 0.0),
+                )  # fmt: skip
+                if succeeded:
+                    con.execute(
+                        "UPDATE sign_in_failures SET locked_until = 0 WHERE key = ?", (key,)
+                    )
+                counted.append((key, failures, lock))
+        return counted
 
     # --- keys ----------------------------------------------------------------------------------
     def key(self, name: str) -> bytes:

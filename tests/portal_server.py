@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from portal import server
-from portal.settings import PortalSettings
+from portal.settings import PortalSettings, Throttle
 from portal.store import Store
 
 PASSWORDS = {"staff": "staff-secret-1"}
@@ -49,10 +49,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(state: Path) -> Iterator[str]:
+def serve(state: Path, throttle: Throttle | None = None) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    settings = PortalSettings(base_url=url, trusted_proxies=frozenset({PROXY}))
+    settings = PortalSettings(
+        base_url=url, trusted_proxies=frozenset({PROXY}), throttle=throttle or Throttle()
+    )
     uvicorn_server = uvicorn.Server(server.config(state, "127.0.0.1", port, settings))
     thread = threading.Thread(target=uvicorn_server.run, daemon=True)
     thread.start()

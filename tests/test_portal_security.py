@@ -84,6 +84,10 @@ def test_a_member_reads_its_own_files_with_the_manifest_checksums(portal_story) 
         assert response.headers["x-content-sha256"] == expected
     archive = client.get(f"/members/M003/days/{D}/v2/archive")
     assert archive.status_code == 200
+    # streamed, yet announced whole: its SHA-256 and length come before the body
+    assert archive.headers["x-content-sha256"] == hashlib.sha256(archive.content).hexdigest()
+    assert archive.headers["content-length"] == str(len(archive.content))
+    assert "chunked" not in archive.headers.get("transfer-encoding", "")
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
     assert sorted(n.split("/")[1] for n in names) == sorted([*FILES, "manifest.json"])
     assert all(n.startswith(f"{D}_v2_M003/") for n in names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import polars as pl
 import pytest
 
 import portal
-from portal import charts, i18n, views
+from portal import archive, charts, i18n, views
 from portal import days as d
 from portal import formatting as fmt
 from portal.guard import forwarded_client
@@ -85,9 +86,9 @@ def test_a_member_slice_holds_only_its_own_files_and_a_tampered_file_is_not_serv
     src = _version(tmp_path)
     assert d.member_file(src, "2026-11-23", "v1", "M001", "funds.csv") == b"account_id\nA-M001\n"
     assert list(d.member_manifest(src, "2026-11-23", "v1", "M001")["files"]) == ["funds.csv"]
-    archive = d.member_archive(src, "2026-11-23", "v1", "M001")
-    assert b"A-M002" not in archive
-    assert archive == d.member_archive(src, "2026-11-23", "v1", "M001")  # same bytes every time
+    zipped = archive.archive_bytes(src, "2026-11-23", "v1", "M001")
+    assert b"A-M002" not in zipped
+    assert zipped == archive.archive_bytes(src, "2026-11-23", "v1", "M001")  # same bytes every time
     (tmp_path / "published/2026-11-23/v1/members/M001/funds.csv").write_text("account_id\nX\n")
     with pytest.raises(RuntimeError, match="does not match its manifest"):
         d.member_file(src, "2026-11-23", "v1", "M001", "funds.csv")
@@ -176,17 +177,63 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy() -> None:
     assert forwarded_client("10.0.0.2", "", proxy) == "10.0.0.2"
 
 
-def test_the_sign_in_lock_doubles_up_to_its_cap(tmp_path: Path) -> None:
-    throttle = Throttle(user_failures=5, base_seconds=30, max_seconds=900)
+class Clock:
+    """The throttle's time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_sign_in_lock_doubles_up_to_its_cap_and_is_forgotten_after(tmp_path: Path) -> None:
+    clock = Clock()
+    throttle = Throttle(user_failures=5, base_seconds=30, max_seconds=900, clock=clock)
     assert [throttle.lock_seconds(n, 5) for n in (4, 5, 6, 7, 10)] == [0, 30, 60, 120, 900]
     store = Store(tmp_path / "p.sqlite")
+    keys = [("user:x", 5), ("client:y", 20)]
+
+    def fail() -> list[tuple[str, int, float]]:
+        assert store.sign_in_attempt(keys, throttle) == (0, True)
+        return store.sign_in_done(keys, throttle, succeeded=False)
+
+    for n in range(1, 5):
+        assert fail() == [("user:x", n, 0), ("client:y", n, 0)]
+    assert fail() == [("user:x", 5, 30), ("client:y", 5, 0)]
+    assert store.sign_in_attempt(keys, throttle) == (30, False)  # locked: refused, not counted
+    locks = []
+    for _ in range(7):  # each failure after a lock ends locks twice as long, up to the cap
+        waited, _ = store.sign_in_attempt(keys, throttle)
+        assert waited > 0
+        clock.now += waited
+        locks.append(fail()[0][2])
+    assert locks == [60, 120, 240, 480, 900, 900, 900]
+    clock.now += 900 + 901  # the lock ends, then 15 minutes untouched: forgotten
+    assert fail()[0] == ("user:x", 1, 0)
+    assert store.sign_in_attempt(keys, throttle) == (0, True)
+    assert store.sign_in_done(keys, throttle, succeeded=True) == [
+        ("user:x", 0, 0),
+        ("client:y", 0, 0),
+    ]
+
+
+def test_attempts_at_once_wait_for_those_being_checked(tmp_path: Path) -> None:
+    throttle = Throttle(user_failures=5, client_failures=20, clock=Clock())
+    store = Store(tmp_path / "p.sqlite")
+    keys = [("user:x", 5)]
+    with ThreadPoolExecutor(16) as pool:
+        found = list(pool.map(lambda _: store.sign_in_attempt(keys, throttle), range(40)))
+    assert found.count((0, True)) == 5 and found.count((0, False)) == 35  # the rest wait
     for _ in range(4):
-        assert store.sign_in_failed("user:x", 5, throttle)[1] == 0
-    assert store.locked_for(["user:x", "client:y"]) == 0
-    assert store.sign_in_failed("user:x", 5, throttle) == (5, 30)
-    assert 29 < store.locked_for(["client:y", "user:x"]) <= 30
-    store.sign_in_succeeded(["user:x"])
-    assert store.locked_for(["user:x"]) == 0
+        store.sign_in_done(keys, throttle, succeeded=False)
+    assert store.sign_in_attempt(keys, throttle) == (0, False)  # 4 failed, one still checked
+    store.sign_in_done(keys, throttle, succeeded=True)  # it was the right password
+    assert store.sign_in_attempt(keys, throttle) == (0, True)
+    store.sign_in_done(keys, throttle, succeeded=False)
+    assert [store.sign_in_attempt(keys, throttle) for _ in range(5)] == [(0, True)] * 4 + [
+        (0, False)
+    ]
 
 
 def test_every_message_has_a_chinese_translation_with_the_same_placeholders() -> None:
