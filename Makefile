@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars browser demo portal messages test test-fast lint typecheck kafka-start kafka-stop clean
+.PHONY: setup env jars browser demo portal messages test test-fast chaos lint typecheck kafka-start kafka-stop clean
 
 setup: env jars browser
 
@@ -37,10 +37,13 @@ messages: env              ## extract the portal's messages again and merge them
 	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale --ignore-obsolete --width 100
 
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
 
 test-fast: env             ## unit tests only
 	$(BIN)/pytest -m "not slow"
+
+chaos: setup               ## the long fault and scale cases (tests marked chaos), not part of make test
+	$(BIN)/pytest -m chaos
 
 lint: env
 	$(BIN)/ruff check .

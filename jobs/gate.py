@@ -72,7 +72,8 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
     first record of a ``seq`` by partition and offset. Streaming mode must stay append-only (the
     matchings downstream are a process table function that takes no retractions), so it asks the
     ``gate_known`` function (:data:`KNOWN_FUNCTION`) instead of joining, and keeps the first record
-    of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key)."""
+    of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key) with the
+    ``first_seq`` function (:data:`FIRST_SEQ_FUNCTION`), whose state is a bitmap of the seqs seen."""
     spec = topic_spec(topic)
     cases = ["WHEN f IS NULL THEN 'malformed: not a JSON object|'"]
     for field, wrong, reason in _field_checks(topic):
@@ -98,22 +99,25 @@ def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
         for c in spec.columns
     )
     seq = _value(topic, "seq", "int")
-    nth = (
-        f"COUNT(*) OVER (PARTITION BY verdict, {seq} ORDER BY proc"
-        " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        if streaming
-        else f"ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)"
-    )
+    if streaming:
+        checked = f"""SELECT kpartition, koffset, v, f, verdict,
+  CASE WHEN repeated THEN CAST(2 AS BIGINT) ELSE CAST(1 AS BIGINT) END AS nth
+FROM first_seq(rec => TABLE judged_{topic} PARTITION BY gate_key, uid => 'first_seq_{topic}')"""
+    else:
+        checked = f"""SELECT kpartition, koffset, v, f, verdict, CASE WHEN verdict IS NULL THEN
+  ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)
+  ELSE CAST(1 AS BIGINT) END AS nth
+FROM judged_{topic}"""
+    extra = f", {seq} AS seq_no, 0 AS gate_key" if streaming else ""
     return [
         f"""CREATE TEMPORARY VIEW parsed_{topic} AS
-SELECT kpartition, koffset, v, json_fields(v, {_lit(",".join(spec.column_names))}) AS f{", proc" if streaming else ""}
+SELECT kpartition, koffset, v, json_fields(v, {_lit(",".join(spec.column_names))}) AS f
 FROM kafka_{topic}""",
         f"""CREATE TEMPORARY VIEW judged_{topic} AS
-SELECT kpartition, koffset, v, f, {verdict} AS verdict{", proc" if streaming else ""}
+SELECT kpartition, koffset, v, f, {verdict} AS verdict{extra}
 FROM parsed_{topic} {" ".join(joins)}""",
         f"""CREATE TEMPORARY VIEW checked_{topic} AS
-SELECT kpartition, koffset, v, f, verdict, CASE WHEN verdict IS NULL THEN {nth} ELSE CAST(1 AS BIGINT) END AS nth
-FROM judged_{topic}""",
+{checked}""",
         f"""CREATE TEMPORARY VIEW raw_{topic} AS
 SELECT {typed}
 FROM checked_{topic} WHERE verdict IS NULL AND nth = 1""",
@@ -141,5 +145,12 @@ FIELDS_FUNCTION = (
 #: keeps the stream append-only; being Java, it costs no round trip to a Python worker per record.
 KNOWN_FUNCTION = (
     "CREATE TEMPORARY SYSTEM FUNCTION gate_known AS 'dev.dayclear.flink.KnownIds' LANGUAGE JAVA"
+)
+
+#: ``first_seq(rec => TABLE judged_<topic> PARTITION BY gate_key)``, the streaming gate's seq
+#: uniqueness: a Java process table function (src/main/java/dev/dayclear/flink/FirstSeq.java) whose
+#: state is a bitmap of the seqs seen, where a window count per seq kept one state entry per event.
+FIRST_SEQ_FUNCTION = (
+    "CREATE TEMPORARY SYSTEM FUNCTION first_seq AS 'dev.dayclear.flink.FirstSeq' LANGUAGE JAVA"
 )
 STAGING_PARAMETER = "dayclear.staging"

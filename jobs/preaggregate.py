@@ -69,8 +69,8 @@ def kafka_source_ddl(
     previous close, else the earliest) to the end offsets recorded at this close, through the gate
     (:mod:`jobs.gate`): admitted records feed the aggregates, refused ones the dead letters.
 
-    ``streaming``: unbounded (the end offsets are not known yet), with a processing-time attribute,
-    the group's offsets committed on every checkpoint."""
+    ``streaming``: unbounded (the end offsets are not known yet), the group's offsets committed on
+    every checkpoint."""
     from .gate import gate_sql
 
     ddl = [] if streaming else [_id_table(name, staging) for name in GATE_TABLES]
@@ -94,7 +94,7 @@ def kafka_source_ddl(
         ddl.append(f"""CREATE TEMPORARY TABLE kafka_{topic} (
   `v` STRING,
   `kpartition` INT METADATA FROM 'partition' VIRTUAL,
-  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL{PROC if streaming else ""}
+  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL
 ) WITH (
   'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
   'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
@@ -108,7 +108,6 @@ def kafka_source_ddl(
 
 
 GATE_TABLES = ("gate_accounts", "gate_instruments")
-PROC = ",\n  `proc` AS PROCTIME()"
 
 
 def _id_table(name: str, staging: Path) -> str:
