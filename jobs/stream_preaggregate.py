@@ -36,7 +36,7 @@ from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
 from dayclear.stream_jobs import group_offsets
 from schemas.registry import group_specs
 
-from .gate import FIELDS_FUNCTION, FIRST_SEQ_FUNCTION, KNOWN_FUNCTION, STAGING_PARAMETER
+from .gate import FIELDS_FUNCTION, FIRST_SEQ_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
 from .preaggregate import (
     MATCH_FUNCTION,
     SQL_DIR,
@@ -148,7 +148,7 @@ def run(
             key,
             os.environ.get("DAYCLEAR_" + key.upper().replace(".", "_").replace("-", "_"), value),
         )
-    env.execute_sql(KNOWN_FUNCTION)
+    env.execute_sql(VERDICT_FUNCTION)
     env.execute_sql(FIELDS_FUNCTION)
     env.execute_sql(FIRST_SEQ_FUNCTION)
     env.execute_sql(MATCH_FUNCTION)

@@ -47,12 +47,18 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     order = dict(zip(orders[0].split(","), orders[1].split(","), strict=True))
     unknown = order | {"seq": counts["orders"] + 1, "qty": 1, "account_id": "A999999"}
     unknown["price"] = unknown["price"] or None
+    fractional = unknown | {
+        "seq": counts["orders"] + 2,
+        "account_id": order["account_id"],
+        "qty": 1.5,
+    }
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
     late = dict(zip(move[0].split(","), move[1].split(","), strict=True))
     late |= {"seq": counts["fund_movements"] + 1, "trading_day": "2026-11-19"}
     injected = [
         ("orders", "IF2612", b'{"seq": 1, "trading_day": '),
         ("orders", unknown["instrument_id"], json.dumps(unknown).encode()),
+        ("orders", fractional["instrument_id"], json.dumps(fractional).encode()),
         ("trades", duplicate["instrument_id"], json.dumps(duplicate).encode()),
         ("trades", bad_qty["instrument_id"], json.dumps(bad_qty).encode()),
         ("fund_movements", late["account_id"], json.dumps(late).encode()),
@@ -68,6 +74,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     assert topics["orders"]["dead_letter_reasons"] == {
         "malformed: not a JSON object": 1,
         "unknown account": 1,
+        "missing or not a valid int": 1,  # a quantity of 1.5 lots is refused, not truncated
     }
     assert topics["trades"]["dead_letter_reasons"] == {"below 1": 1, "duplicate seq": 1}
     assert topics["fund_movements"]["dead_letter_reasons"] == {
@@ -102,6 +109,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     assert ours == {
         ("orders", "malformed: not a JSON object", None),
         ("orders", "unknown account", "account_id"),
+        ("orders", "missing or not a valid int", "qty"),
         ("trades", "duplicate seq", "seq"),
         ("trades", "below 1", "qty"),
         (
