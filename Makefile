@@ -39,7 +39,7 @@ messages: env              ## extract the portal's messages again and merge them
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
 	$(BIN)/pytest -m "not chaos"
 
-chaos: setup               ## the fault cases against the production topology (longer than CI's budget)
+chaos: setup               ## the long fault and scale cases (tests marked chaos; longer than CI's budget)
 	$(BIN)/pytest -m chaos
 
 test-fast: env             ## unit tests only

@@ -13,6 +13,7 @@ Output per topic: ``raw_<topic>`` (the admitted records, the columns the aggrega
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from schemas.registry import topic_spec
@@ -37,83 +38,87 @@ def _value(topic: str, field: str, kind: str) -> str:
     return f"TRY_CAST({text} AS BIGINT)" if kind == "int" else text
 
 
-def _field_checks(topic: str) -> list[tuple[str, str, str]]:
-    """(field, SQL condition that is TRUE when the field is wrong, reason) in schema order."""
+def checks(topic: str, day: str) -> list[dict[str, Any]]:
+    """The topic's checks in the order they are tried, as ``gate_verdict`` reads them
+    (src/main/java/dev/dayclear/flink/GateVerdict.java): each names its kind, the field's position
+    in ``f`` (from 0) and the verdict it gives, ``<reason>|<field>``. From the schema: required
+    fields (a nullable one is checked only when present), integer minimums, enums, patterns; then
+    what only dayclear knows: the open trading day and the reference ids."""
     spec = topic_spec(topic)
     props: dict[str, Any] = spec.json_schema["properties"]  # type: ignore[assignment]
     required = set(spec.json_schema.get("required", []))  # type: ignore[arg-type]
-    checks = []
-    for column in spec.columns:
+    found: list[dict[str, Any]] = []
+
+    def add(kind: str, at: int, reason: str, field: str, **more: Any) -> None:
+        found.append({"check": kind, "at": at, "verdict": f"{reason}|{field}", **more})
+
+    for at, column in enumerate(spec.columns):
         prop, name = props[column.name], column.name
-        kind = "int" if column.type == "int" else "string"
-        value = _value(topic, name, kind)
-        if name in required and not column.nullable:  # a nullable field is checked when present
-            checks.append((name, f"{value} IS NULL", f"missing or not a valid {kind}"))
+        integer = column.type == "int"
+        if name in required and not column.nullable:
+            kind = "int" if integer else "string"
+            add("missing", at, f"missing or not a valid {kind}", name, int=integer)
         if "minimum" in prop:
-            checks.append((name, f"{value} < {int(prop['minimum'])}", f"below {prop['minimum']}"))
+            if not integer:
+                raise ValueError(f"{topic}.{name}: a minimum on a text field")
+            add("min", at, f"below {prop['minimum']}", name, min=int(prop["minimum"]))
         enum = prop.get("enum") or (prop.get("anyOf") or [{}])[0].get("enum")
-        if enum:
-            listed = ", ".join(_lit(e) for e in enum)
-            checks.append((name, f"{value} NOT IN ({listed})", f"not one of {', '.join(enum)}"))
         pattern = prop.get("pattern") or next(
             (p.get("pattern") for p in prop.get("anyOf", []) if "pattern" in p), None
         )
+        if (enum or pattern) and integer:
+            raise ValueError(f"{topic}.{name}: an enum or pattern on an integer field")
+        if enum:
+            add("enum", at, f"not one of {', '.join(enum)}", name, values=list(enum))
         if pattern:
-            checks.append(
-                (name, f"NOT REGEXP({value}, {_lit(pattern)})", "does not match its format")
-            )
-    return checks
+            add("pattern", at, "does not match its format", name, pattern=pattern)
+    day_at = spec.column_names.index("trading_day")
+    add("day", day_at, f"trading day is not the open day {day} (closed or future day)",
+        "trading_day")  # fmt: skip
+    for at, column in enumerate(spec.columns):
+        if column.name in REFERENCES:
+            table = REFERENCES[column.name]
+            noun = "account" if table == "gate_accounts" else "instrument"
+            add("known", at, f"unknown {noun}", column.name, table=table)
+    return found
 
 
 def gate_sql(topic: str, day: str, streaming: bool = False) -> list[str]:
     """The views ``checked_<topic>``, ``raw_<topic>`` and ``dead_<topic>`` over ``kafka_<topic>``.
 
-    Batch mode (the close over a bounded range) looks the references up with joins and keeps the
-    first record of a ``seq`` by partition and offset. Streaming mode must stay append-only (the
-    matchings downstream are a process table function that takes no retractions), so it asks the
-    ``gate_known`` function (:data:`KNOWN_FUNCTION`) instead of joining, and keeps the first record
-    of a ``seq`` to arrive (the same one: a re-sent record is in the partition of its key)."""
+    Both modes judge a record with ``gate_verdict`` (:data:`VERDICT_FUNCTION`) over :func:`checks`.
+    Batch mode (the close over a bounded range) keeps the first record of a ``seq`` by partition and
+    offset. Streaming mode must stay append-only (the matchings downstream are a process table
+    function that takes no retractions), so it keeps the first record of a ``seq`` to arrive (the
+    same one: a re-sent record is in the partition of its key) with the ``first_seq`` function
+    (:data:`FIRST_SEQ_FUNCTION`), whose state is a bitmap of the seqs seen."""
     spec = topic_spec(topic)
-    cases = ["WHEN f IS NULL THEN 'malformed: not a JSON object|'"]
-    for field, wrong, reason in _field_checks(topic):
-        cases.append(f"WHEN {wrong} THEN {_lit(reason + '|' + field)}")
-    cases.append(
-        f"WHEN {_value(topic, 'trading_day', 'string')} <> {_lit(day)} THEN "
-        f"{_lit(f'trading day is not the open day {day} (closed or future day)|trading_day')}"
-    )
-    joins = []
-    for n, column in enumerate(c for c in spec.columns if c.name in REFERENCES):
-        table, alias = REFERENCES[column.name], f"r{n}"
-        value = _value(topic, column.name, "string")
-        noun = "account" if table == "gate_accounts" else "instrument"
-        if streaming:
-            unknown = f"NOT gate_known({_lit(table)}, {value})"
-        else:
-            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = {value}")
-            unknown = f"{alias}.id IS NULL"
-        cases.append(f"WHEN {unknown} THEN {_lit(f'unknown {noun}|{column.name}')}")
-    verdict = "CASE " + " ".join(cases) + " END"
+    listed = json.dumps(checks(topic, day), separators=(",", ":"), ensure_ascii=False)
+    verdict = f"gate_verdict(f, {_lit(listed)}, {_lit(day)})"
     typed = ",\n  ".join(
         f"{_value(topic, c.name, 'int' if c.type == 'int' else 'string')} AS `{c.name}`"
         for c in spec.columns
     )
     seq = _value(topic, "seq", "int")
-    nth = (
-        f"COUNT(*) OVER (PARTITION BY verdict, {seq} ORDER BY proc"
-        " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        if streaming
-        else f"ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)"
-    )
+    if streaming:
+        checked = f"""SELECT kpartition, koffset, v, f, verdict,
+  CASE WHEN repeated THEN CAST(2 AS BIGINT) ELSE CAST(1 AS BIGINT) END AS nth
+FROM first_seq(rec => TABLE judged_{topic} PARTITION BY gate_key, uid => 'first_seq_{topic}')"""
+    else:
+        checked = f"""SELECT kpartition, koffset, v, f, verdict, CASE WHEN verdict IS NULL THEN
+  ROW_NUMBER() OVER (PARTITION BY verdict, {seq} ORDER BY kpartition, koffset)
+  ELSE CAST(1 AS BIGINT) END AS nth
+FROM judged_{topic}"""
+    extra = f", {seq} AS seq_no, 0 AS gate_key" if streaming else ""
     return [
         f"""CREATE TEMPORARY VIEW parsed_{topic} AS
-SELECT kpartition, koffset, v, json_fields(v, {_lit(",".join(spec.column_names))}) AS f{", proc" if streaming else ""}
+SELECT kpartition, koffset, v, json_fields(v, {_lit(",".join(spec.column_names))}) AS f
 FROM kafka_{topic}""",
         f"""CREATE TEMPORARY VIEW judged_{topic} AS
-SELECT kpartition, koffset, v, f, {verdict} AS verdict{", proc" if streaming else ""}
-FROM parsed_{topic} {" ".join(joins)}""",
+SELECT kpartition, koffset, v, f, {verdict} AS verdict{extra}
+FROM parsed_{topic}""",
         f"""CREATE TEMPORARY VIEW checked_{topic} AS
-SELECT kpartition, koffset, v, f, verdict, CASE WHEN verdict IS NULL THEN {nth} ELSE CAST(1 AS BIGINT) END AS nth
-FROM judged_{topic}""",
+{checked}""",
         f"""CREATE TEMPORARY VIEW raw_{topic} AS
 SELECT {typed}
 FROM checked_{topic} WHERE verdict IS NULL AND nth = 1""",
@@ -135,11 +140,18 @@ FIELDS_FUNCTION = (
     "CREATE TEMPORARY SYSTEM FUNCTION json_fields AS 'dev.dayclear.flink.JsonFields' LANGUAGE JAVA"
 )
 
-#: ``gate_known(table, id)``, the streaming gate's reference check: a Java scalar function
-#: (src/main/java/dev/dayclear/flink/KnownIds.java, built by ``make jars``) reading the ids staged as
-#: ``<table>.csv`` in the folder given by the job parameter ``dayclear.staging``. A scalar function
-#: keeps the stream append-only; being Java, it costs no round trip to a Python worker per record.
-KNOWN_FUNCTION = (
-    "CREATE TEMPORARY SYSTEM FUNCTION gate_known AS 'dev.dayclear.flink.KnownIds' LANGUAGE JAVA"
-)
+#: ``gate_verdict(f, checks, day)``: the record's verdict (NULL when admitted), a Java function
+#: (src/main/java/dev/dayclear/flink/GateVerdict.java) trying :func:`checks` in order, the reference
+#: ids read from ``<table>.csv`` in the folder given by the job parameter ``dayclear.staging``. One
+#: call per record, where a generated SQL CASE over every check converted and compared each field
+#: in Flink's generated code; being Java, it costs no round trip to a Python worker, and being a
+#: scalar function it keeps the stream append-only (a join with the reference ids would retract).
+VERDICT_FUNCTION = "CREATE TEMPORARY SYSTEM FUNCTION gate_verdict AS 'dev.dayclear.flink.GateVerdict' LANGUAGE JAVA"
 STAGING_PARAMETER = "dayclear.staging"
+
+#: ``first_seq(rec => TABLE judged_<topic> PARTITION BY gate_key)``, the streaming gate's seq
+#: uniqueness: a Java process table function (src/main/java/dev/dayclear/flink/FirstSeq.java) whose
+#: state is a bitmap of the seqs seen, where a window count per seq kept one state entry per event.
+FIRST_SEQ_FUNCTION = (
+    "CREATE TEMPORARY SYSTEM FUNCTION first_seq AS 'dev.dayclear.flink.FirstSeq' LANGUAGE JAVA"
+)

@@ -69,11 +69,11 @@ def kafka_source_ddl(
     previous close, else the earliest) to the end offsets recorded at this close, through the gate
     (:mod:`jobs.gate`): admitted records feed the aggregates, refused ones the dead letters.
 
-    ``streaming``: unbounded (the end offsets are not known yet), with a processing-time attribute,
-    the group's offsets committed on every checkpoint."""
+    ``streaming``: unbounded (the end offsets are not known yet), the group's offsets committed on
+    every checkpoint."""
     from .gate import gate_sql
 
-    ddl = [] if streaming else [_id_table(name, staging) for name in GATE_TABLES]
+    ddl = []
     for topic in EVENT_TOPICS:
         ends = end_offsets.get(topic, {})
         bounded = ";".join(f"partition:{p},offset:{o}" for p, o in sorted(ends.items()))
@@ -94,7 +94,7 @@ def kafka_source_ddl(
         ddl.append(f"""CREATE TEMPORARY TABLE kafka_{topic} (
   `v` STRING,
   `kpartition` INT METADATA FROM 'partition' VIRTUAL,
-  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL{PROC if streaming else ""}
+  `koffset` BIGINT METADATA FROM 'offset' VIRTUAL
 ) WITH (
   'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bootstrap}',
   'properties.group.id' = '{group}', 'properties.isolation.level' = 'read_committed',
@@ -105,15 +105,6 @@ def kafka_source_ddl(
         + " UNION ALL ".join(f"SELECT * FROM dead_{t}" for t in EVENT_TOPICS)
     )
     return [*ddl, opening_positions_ddl(staging)]
-
-
-GATE_TABLES = ("gate_accounts", "gate_instruments")
-PROC = ",\n  `proc` AS PROCTIME()"
-
-
-def _id_table(name: str, staging: Path) -> str:
-    return f"""CREATE TEMPORARY TABLE {name} (`id` STRING) WITH (
-  'connector' = 'filesystem', 'path' = '{(staging / f"{name}.csv").as_uri()}', 'format' = 'csv')"""
 
 
 NO_DEAD_LETTERS = """CREATE TEMPORARY VIEW dead_letters AS
@@ -208,8 +199,15 @@ def register_views(env: TableEnvironment, mode: str = "batch") -> None:
             env.execute_sql(statement)
 
 
-def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False) -> None:
-    """Run the job over the given source DDL and write every aggregate table under ``out``."""
+def run(
+    sources: list[str],
+    out: Path,
+    parallelism: int = 2,
+    kafka: bool = False,
+    staging: Path | None = None,
+) -> None:
+    """Run the job over the given source DDL and write every aggregate table under ``out``; read
+    from Kafka (``kafka``), the gate reads the reference ids staged in ``staging``."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     settings = EnvironmentSettings.in_batch_mode()
@@ -218,11 +216,15 @@ def run(sources: list[str], out: Path, parallelism: int = 2, kafka: bool = False
     conf.set("parallelism.default", str(parallelism))
     conf.set("table.exec.resource.default-parallelism", str(parallelism))
     if kafka:
-        from .gate import FIELDS_FUNCTION
+        from .gate import FIELDS_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
         from .streaming import kafka_jars
 
+        if staging is None:
+            raise ValueError("the gate needs the staging folder of the reference ids")
         conf.set("pipeline.jars", kafka_jars())
+        conf.set("pipeline.global-job-parameters", f"{STAGING_PARAMETER}:{staging.resolve()}")
         env.execute_sql(FIELDS_FUNCTION)
+        env.execute_sql(VERDICT_FUNCTION)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     for ddl in [*sources, *sink_ddl(tmp)]:
@@ -275,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         sources = file_source_ddl(args.staging)
-    run(sources, args.out, args.parallelism, kafka=bool(args.bootstrap))
+    run(sources, args.out, args.parallelism, kafka=bool(args.bootstrap), staging=args.staging)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.close import close_day
-from dayclear.kafka_io import produce_bundle, producer, read_values
+from dayclear.close import close_day, completeness, stage_for_gate
+from dayclear.kafka_io import offsets, produce_bundle, producer, read_values
+from dayclear.pipeline import load_inputs
 from dayclear.simulator import SimulationConfig, simulate
+from dayclear.stream_jobs import start_preaggregation, stop
+from dayclear.stream_snapshot import freeze_snapshot
 from tests.same_aggregates import assert_same_as_file_fed
 
 pytestmark = pytest.mark.slow
@@ -33,6 +36,8 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     counts = simulate(
         SimulationConfig(day=DAY, accounts=200, members=10, trades=300, seed=5), bundle
     )
+    start = offsets(kafka.bootstrap, "end")
+    (tmp_path / "start.json").write_text(json.dumps(start))
     produce_bundle(bundle, kafka.bootstrap, DAY)
     trades = (bundle / "events" / "trades.csv").read_text().splitlines()
     header, first = trades[0].split(","), trades[1].split(",")
@@ -42,12 +47,18 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     order = dict(zip(orders[0].split(","), orders[1].split(","), strict=True))
     unknown = order | {"seq": counts["orders"] + 1, "qty": 1, "account_id": "A999999"}
     unknown["price"] = unknown["price"] or None
+    fractional = unknown | {
+        "seq": counts["orders"] + 2,
+        "account_id": order["account_id"],
+        "qty": 1.5,
+    }
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
     late = dict(zip(move[0].split(","), move[1].split(","), strict=True))
     late |= {"seq": counts["fund_movements"] + 1, "trading_day": "2026-11-19"}
     injected = [
         ("orders", "IF2612", b'{"seq": 1, "trading_day": '),
         ("orders", unknown["instrument_id"], json.dumps(unknown).encode()),
+        ("orders", fractional["instrument_id"], json.dumps(fractional).encode()),
         ("trades", duplicate["instrument_id"], json.dumps(duplicate).encode()),
         ("trades", bad_qty["instrument_id"], json.dumps(bad_qty).encode()),
         ("fund_movements", late["account_id"], json.dumps(late).encode()),
@@ -56,12 +67,14 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         _send_raw(kafka.bootstrap, topic, key, value)
 
     record = close_day(bundle, DAY, kafka.bootstrap, snapshot)
+    streamed = _streamed(kafka.bootstrap, bundle, tmp_path, start)
 
     assert record["complete"], record
     topics = record["topics"]
     assert topics["orders"]["dead_letter_reasons"] == {
         "malformed: not a JSON object": 1,
         "unknown account": 1,
+        "missing or not a valid int": 1,  # a quantity of 1.5 lots is refused, not truncated
     }
     assert topics["trades"]["dead_letter_reasons"] == {"below 1": 1, "duplicate seq": 1}
     assert topics["fund_movements"]["dead_letter_reasons"] == {
@@ -76,6 +89,16 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     # the admitted records are exactly the clean day: same aggregates as the file-fed job
     assert_same_as_file_fed(bundle, DAY, snapshot, tmp_path)
 
+    # the streaming gate (the production path) refuses the same records for the same reasons
+    stream_snapshot, stream_proof = streamed
+    assert stream_proof["complete"], stream_proof
+    stream_topics = stream_proof["topics"]
+    assert isinstance(stream_topics, dict)
+    for topic in counts:
+        assert stream_topics[topic]["dead_letter_reasons"] == topics[topic]["dead_letter_reasons"]
+        assert stream_topics[topic]["records_aggregated"] == counts[topic]
+    assert_same_as_file_fed(bundle, DAY, stream_snapshot, tmp_path / "stream")
+
     # and the refused records are on the dead-letter topic, with reason, field and raw text
     letters = [json.loads(v) for v in read_values(kafka.bootstrap, "dead_letters")]
     ours = {
@@ -86,6 +109,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     assert ours == {
         ("orders", "malformed: not a JSON object", None),
         ("orders", "unknown account", "account_id"),
+        ("orders", "missing or not a valid int", "qty"),
         ("trades", "duplicate seq", "seq"),
         ("trades", "below 1", "qty"),
         (
@@ -94,3 +118,32 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
             "trading_day",
         ),
     }
+
+
+def _streamed(
+    bootstrap: str, bundle: Path, root: Path, start: dict[str, dict[int, int]]
+) -> tuple[Path, dict[str, object]]:
+    """The streaming pre-aggregation over the same records (from ``start`` to the end offsets now),
+    frozen at the close as production does: its snapshot and completeness proof."""
+    staging, freeze = root / "stream" / "staging", root / "stream" / "freeze.json"
+    stage_for_gate(bundle, DAY, staging, load_inputs(bundle, DAY))
+    job = start_preaggregation(
+        bootstrap,
+        DAY.isoformat(),
+        staging,
+        freeze,
+        root / "stream" / "checkpoints",
+        root / "stream" / "job.log",
+        group="preaggregate-dead-letters",
+        start_offsets=root / "start.json",
+        checkpoint_ms=500,
+    )
+    try:
+        end = offsets(bootstrap, "end")
+        freeze.write_text(json.dumps(end))
+        assert job.wait(300) == 0, (root / "stream" / "job.log").read_text()[-4000:]
+    finally:
+        stop(job)
+    snapshot = root / "stream" / "snapshot"
+    freeze_snapshot(bootstrap, "preaggregate-dead-letters", DAY.isoformat(), snapshot)
+    return snapshot, completeness(DAY, start, end, snapshot)

@@ -1,0 +1,49 @@
+"""The gate's checks as generated from the topic schemas (jobs/gate.py, ``checks``): what
+``gate_verdict`` tries, in which order, with which verdict (DATA_CONTRACT: every refused record
+names its reason and field)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs.gate import checks, gate_sql
+
+DAY = "2026-12-01"
+
+
+def test_fund_movements_are_checked_field_by_field_then_day_then_references() -> None:
+    found = [(c["check"], c["verdict"]) for c in checks("fund_movements", DAY)]
+    assert found[:4] == [
+        ("missing", "missing or not a valid string|trading_day"),
+        ("pattern", "does not match its format|trading_day"),
+        ("missing", "missing or not a valid int|seq"),
+        ("min", "below 1|seq"),
+    ]
+    assert ("enum", "not one of DEPOSIT, WITHDRAWAL|direction") in found
+    assert found[-2:] == [
+        ("day", f"trading day is not the open day {DAY} (closed or future day)|trading_day"),
+        ("known", "unknown account|account_id"),
+    ]
+
+
+def test_each_check_names_the_field_it_reads() -> None:
+    from schemas.registry import topic_spec
+
+    for topic in ("orders", "trades", "fund_movements"):
+        names = topic_spec(topic).column_names
+        for check in checks(topic, DAY):
+            assert check["verdict"].split("|")[1] == names[check["at"]], (topic, check)
+
+
+def test_integer_fields_are_parsed_as_integers() -> None:
+    seq = [c for c in checks("trades", DAY) if c["verdict"].endswith("|seq")]
+    assert seq[0] == {"check": "missing", "at": 1, "verdict": seq[0]["verdict"], "int": True}
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_the_checks_reach_the_sql_as_one_literal(streaming: bool) -> None:
+    judged = next(s for s in gate_sql("orders", DAY, streaming) if "judged_orders AS" in s)
+    literal = judged.split("gate_verdict(f, '", 1)[1].split("', '", 1)[0]
+    assert json.loads(literal.replace("''", "'")) == checks("orders", DAY)
