@@ -52,6 +52,9 @@ KINDS = (
 #: A price and an amount that match their patterns but not the aggregates' DECIMAL(20, 6) and
 #: DECIMAL(20, 2): the contract accepts them (no maximum), the job cannot cast them.
 DECIMAL_OVERFLOW = {"price": "9" * 300, "amount": "9" * 300}
+#: A time that matches the ``ts`` pattern but is no time of day: the job admits it, the close's
+#: journal cannot read it (see the same strict xfail).
+IMPOSSIBLE_TS = "T25:61:61.000000"
 #: Days no other test produces or closes (an "other day" record must not be admitted by another
 #: test's close, which starts at the topics' beginning); 2026-02-30 matches the pattern only.
 OTHER_DAYS = ("2026-12-08", "2026-12-10", "1970-01-01", "2099-12-31", "2026-02-30")
@@ -218,7 +221,6 @@ def hostile_record(
                     f"{day}T12:00:00.000000",  # lunch break
                     f"{day}T23:59:59.999999",
                     f"{OTHER_DAYS[0]}T10:00:00.000000",  # another date
-                    f"{day}T25:61:61.000000",  # matches the pattern only
                     f"{day} 10:00:00",
                     f"{day}T10:00:00",
                 ]

@@ -36,7 +36,14 @@ from dayclear.stream_jobs import stop, wait_caught_up
 from schemas.registry import DEAD_LETTER_TOPIC, EVENT_TOPICS
 from settlement.aggregates import read_aggregate
 from settlement.errors import DayclearError
-from tests.hostile import DECIMAL_OVERFLOW, TOPICS, Sent, contract_problem, hostile_batch
+from tests.hostile import (
+    DECIMAL_OVERFLOW,
+    IMPOSSIBLE_TS,
+    TOPICS,
+    Sent,
+    contract_problem,
+    hostile_batch,
+)
 
 pytestmark = pytest.mark.slow
 #: no other test produces this day (nor PREVIOUS, its previous close)
@@ -279,44 +286,48 @@ def test_the_end_of_day_settles_or_reports_breaks(run: dict[str, Any]) -> None:
         assert exc.problems, exc
 
 
+@pytest.fixture
+def small_day(tmp_path: Path) -> dict[str, Any]:
+    """A small valid bundle of the day (its reference data and templates only; nothing sent)."""
+    bundle = tmp_path / "bundle"
+    simulate(SimulationConfig(day=DAY, accounts=20, members=2, trades=20, seed=16), bundle)
+    return {"bundle": bundle, "templates": _templates(bundle), "root": tmp_path}
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="gate bug: a price or amount that matches its pattern but not the aggregates' DECIMAL"
-    " (e.g. 300 digits) is admitted, and the job's CAST then throws NumberFormatException: the"
-    " bounded job fails, the streaming job restarts forever and the day cannot close",
+    reason="gate bugs: records that match the topic schema's patterns but that the job cannot"
+    " read are admitted: (1) a price or amount too large for the aggregates' DECIMAL(20, 6) /"
+    " DECIMAL(20, 2) (e.g. 300 digits): the job's CAST throws NumberFormatException, the bounded"
+    " job fails and the streaming job restarts on it forever; (2) a ts of an impossible time"
+    " (T25:61:61): the close's journal refuses the legs (InputError), so no close completes",
 )
-def test_a_number_too_large_for_the_aggregates_is_refused(
-    run: dict[str, Any], kafka, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    """Two records, each valid but for a huge price or amount the contract's patterns accept, in a
-    range of their own closed by the bounded batch job (it fails fast where the streaming job
-    restarts on the same record forever: seen in the stream run while writing this test)."""
-    trade = run["templates"]["trades"][0]
-    movement = run["templates"]["fund_movements"][0]
+def test_records_the_job_cannot_read_are_refused(kafka, small_day: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """Records valid but for a huge price or amount or an impossible time, in a range of their own
+    closed by the bounded batch job (it fails fast where the streaming job restarts on the record
+    forever: seen in the stream run while writing this test)."""
+    trade = {**small_day["templates"]["trades"][0], "seq": 10**6}
+    movement = {**small_day["templates"]["fund_movements"][0], "seq": 10**6}
+    root, day = small_day["root"], DAY.isoformat()
     start = offsets(kafka.bootstrap)
-    previous = tmp_path / "snapshots" / PREVIOUS.isoformat() / "completeness.json"
+    previous = root / "snapshots" / PREVIOUS.isoformat() / "completeness.json"
     previous.parent.mkdir(parents=True)
     previous.write_text(json.dumps({"trading_day": PREVIOUS.isoformat(), "end_offsets": start}))
     poison = [
-        Sent(
-            "trades",
-            "huge_number",
-            "price",
-            trade["instrument_id"],
-            json.dumps({**trade, "seq": 10**6, "price": DECIMAL_OVERFLOW["price"]}).encode(),
-        ),
-        Sent(
-            "fund_movements",
-            "huge_number",
-            "amount",
-            movement["account_id"],
-            json.dumps({**movement, "seq": 10**6, "amount": DECIMAL_OVERFLOW["amount"]}).encode(),
-        ),
+        {**trade, "price": DECIMAL_OVERFLOW["price"]},
+        {**movement, "amount": DECIMAL_OVERFLOW["amount"]},
+        {**trade, "seq": 10**6 + 1, "ts": day + IMPOSSIBLE_TS},
     ]
-    _send(kafka.bootstrap, poison)
-    record = close_day(
-        run["bundle"], DAY, kafka.bootstrap, tmp_path / "snapshots" / DAY.isoformat()
+    keys = [trade["instrument_id"], movement["account_id"], trade["instrument_id"]]
+    topics = ["trades", "fund_movements", "trades"]
+    _send(
+        kafka.bootstrap,
+        [
+            Sent(t, "poison", "", k, json.dumps(p).encode())
+            for t, k, p in zip(topics, keys, poison, strict=True)
+        ],
     )
+    record = close_day(small_day["bundle"], DAY, kafka.bootstrap, root / "snapshots" / day)
     assert record["complete"]
-    assert record["topics"]["trades"]["dead_letters"] == 1
+    assert record["topics"]["trades"]["dead_letters"] == 2
     assert record["topics"]["fund_movements"]["dead_letters"] == 1
