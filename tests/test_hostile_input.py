@@ -38,6 +38,7 @@ from settlement.aggregates import read_aggregate
 from settlement.errors import DayclearError
 from tests.hostile import (
     DECIMAL_OVERFLOW,
+    EMPTY,
     IMPOSSIBLE_TS,
     TOPICS,
     Sent,
@@ -300,7 +301,9 @@ def small_day(tmp_path: Path) -> dict[str, Any]:
     " read are admitted: (1) a price or amount too large for the aggregates' DECIMAL(20, 6) /"
     " DECIMAL(20, 2) (e.g. 300 digits): the job's CAST throws NumberFormatException, the bounded"
     " job fails and the streaming job restarts on it forever; (2) a ts of an impossible time"
-    " (T25:61:61): the close's journal refuses the legs (InputError), so no close completes",
+    " (T25:61:61): the close's journal refuses the legs (InputError), so no close completes;"
+    " (3) an empty record: refused with an empty raw, which the close's completeness then cannot"
+    " read back from the snapshot's dead_letters.csv (InputError 'field raw: is empty')",
 )
 def test_records_the_job_cannot_read_are_refused(kafka, small_day: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     """Records valid but for a huge price or amount or an impossible time, in a range of their own
@@ -325,9 +328,11 @@ def test_records_the_job_cannot_read_are_refused(kafka, small_day: dict[str, Any
         [
             Sent(t, "poison", "", k, json.dumps(p).encode())
             for t, k, p in zip(topics, keys, poison, strict=True)
-        ],
+        ]
+        + [Sent("orders", "poison", "", trade["instrument_id"], EMPTY)],
     )
     record = close_day(small_day["bundle"], DAY, kafka.bootstrap, root / "snapshots" / day)
     assert record["complete"]
     assert record["topics"]["trades"]["dead_letters"] == 2
     assert record["topics"]["fund_movements"]["dead_letters"] == 1
+    assert record["topics"]["orders"]["dead_letters"] == 1
