@@ -157,6 +157,7 @@ def send_dead_letters(dead: pl.DataFrame, bootstrap: str) -> int:
     sender = producer(bootstrap)
     try:
         for row in dead.select(fields).iter_rows(named=True):
+            row["raw"] = row["raw"] or ""  # an empty record reads back as no text: it was ""
             sender.send(DEAD_LETTER_TOPIC, key=row["source_topic"], value=row)
         sender.flush()
     finally:

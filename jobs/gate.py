@@ -18,6 +18,10 @@ from typing import Any
 
 from schemas.registry import topic_spec
 
+#: The SQL decimal each ``x-type`` of number is read as by the aggregates (jobs/sql/views.sql): a
+#: number that does not fit is refused at the gate, where the cast would stop the job (or round).
+DECIMALS = {"price": (20, 6), "money": (20, 2)}
+
 REFERENCES = {
     "account_id": "gate_accounts",
     "buy_account_id": "gate_accounts",
@@ -42,8 +46,9 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
     """The topic's checks in the order they are tried, as ``gate_verdict`` reads them
     (src/main/java/dev/dayclear/flink/GateVerdict.java): each names its kind, the field's position
     in ``f`` (from 0) and the verdict it gives, ``<reason>|<field>``. From the schema: required
-    fields (a nullable one is checked only when present), integer minimums, enums, patterns; then
-    what only dayclear knows: the open trading day and the reference ids."""
+    fields (a nullable one is checked only when present), integer minimums, enums, patterns, real
+    dates and times, numbers that fit the decimal the aggregates read them as; then what only
+    dayclear knows: the open trading day and the reference ids."""
     spec = topic_spec(topic)
     props: dict[str, Any] = spec.json_schema["properties"]  # type: ignore[assignment]
     required = set(spec.json_schema.get("required", []))  # type: ignore[arg-type]
@@ -72,6 +77,13 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
             add("enum", at, f"not one of {', '.join(enum)}", name, values=list(enum))
         if pattern:
             add("pattern", at, "does not match its format", name, pattern=pattern)
+        x_type = prop.get("x-type")
+        if x_type in ("date", "timestamp"):
+            add(x_type, at, f"not a valid {x_type}", name)
+        if x_type in DECIMALS:
+            precision, scale = DECIMALS[x_type]
+            add("decimal", at, f"does not fit DECIMAL({precision}, {scale})", name,
+                precision=precision, scale=scale)  # fmt: skip
     day_at = spec.column_names.index("trading_day")
     add("day", day_at, f"trading day is not the open day {day} (closed or future day)",
         "trading_day")  # fmt: skip

@@ -55,12 +55,21 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
     late = dict(zip(move[0].split(","), move[1].split(","), strict=True))
     late |= {"seq": counts["fund_movements"] + 1, "trading_day": "2026-11-19"}
+    huge = bad_qty | {"seq": counts["trades"] + 2, "trade_id": "THUGE", "qty": 1}
+    huge["price"] = (
+        "1" + "0" * 30
+    )  # matches the pattern; a cast to DECIMAL(20, 6) would stop the job
+    no_time = late | {"seq": counts["fund_movements"] + 2, "trading_day": DAY.isoformat()}
+    no_time["ts"] = f"{DAY.isoformat()}T25:61:61.000000"  # the right shape, no time of day
     injected = [
         ("orders", "IF2612", b'{"seq": 1, "trading_day": '),
         ("orders", unknown["instrument_id"], json.dumps(unknown).encode()),
         ("orders", fractional["instrument_id"], json.dumps(fractional).encode()),
         ("trades", duplicate["instrument_id"], json.dumps(duplicate).encode()),
         ("trades", bad_qty["instrument_id"], json.dumps(bad_qty).encode()),
+        ("trades", huge["instrument_id"], json.dumps(huge).encode()),
+        ("orders", "IF2612", b""),  # an empty record
+        ("fund_movements", no_time["account_id"], json.dumps(no_time).encode()),
         ("fund_movements", late["account_id"], json.dumps(late).encode()),
     ]
     for topic, key, value in injected:
@@ -72,13 +81,18 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     assert record["complete"], record
     topics = record["topics"]
     assert topics["orders"]["dead_letter_reasons"] == {
-        "malformed: not a JSON object": 1,
+        "malformed: not a JSON object": 2,
         "unknown account": 1,
         "missing or not a valid int": 1,  # a quantity of 1.5 lots is refused, not truncated
     }
-    assert topics["trades"]["dead_letter_reasons"] == {"below 1": 1, "duplicate seq": 1}
+    assert topics["trades"]["dead_letter_reasons"] == {
+        "below 1": 1,
+        "duplicate seq": 1,
+        "does not fit DECIMAL(20, 6)": 1,
+    }
     assert topics["fund_movements"]["dead_letter_reasons"] == {
-        "trading day is not the open day 2026-11-20 (closed or future day)": 1
+        "trading day is not the open day 2026-11-20 (closed or future day)": 1,
+        "not a valid timestamp": 1,
     }
     for topic, n in counts.items():
         t = topics[topic]
@@ -112,6 +126,8 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         ("orders", "missing or not a valid int", "qty"),
         ("trades", "duplicate seq", "seq"),
         ("trades", "below 1", "qty"),
+        ("trades", "does not fit DECIMAL(20, 6)", "price"),
+        ("fund_movements", "not a valid timestamp", "ts"),
         (
             "fund_movements",
             "trading day is not the open day 2026-11-20 (closed or future day)",

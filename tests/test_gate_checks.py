@@ -15,12 +15,15 @@ DAY = "2026-12-01"
 
 def test_fund_movements_are_checked_field_by_field_then_day_then_references() -> None:
     found = [(c["check"], c["verdict"]) for c in checks("fund_movements", DAY)]
-    assert found[:4] == [
+    assert found[:5] == [
         ("missing", "missing or not a valid string|trading_day"),
         ("pattern", "does not match its format|trading_day"),
+        ("date", "not a valid date|trading_day"),
         ("missing", "missing or not a valid int|seq"),
         ("min", "below 1|seq"),
     ]
+    assert ("timestamp", "not a valid timestamp|ts") in found
+    assert ("decimal", "does not fit DECIMAL(20, 2)|amount") in found
     assert ("enum", "not one of DEPOSIT, WITHDRAWAL|direction") in found
     assert found[-2:] == [
         ("day", f"trading day is not the open day {DAY} (closed or future day)|trading_day"),

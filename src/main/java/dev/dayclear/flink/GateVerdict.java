@@ -1,6 +1,10 @@
 package dev.dayclear.flink;
 
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -27,6 +31,11 @@ import org.apache.flink.table.functions.ScalarFunction;
  *   <li>{@code enum}: a text that is not one of the listed values;
  *   <li>{@code pattern}: a text the schema's regular expression does not find (as SQL's
  *       {@code REGEXP}: a match anywhere, so the schema's patterns are anchored);
+ *   <li>{@code date}, {@code timestamp}: a text of the right shape that is no day or time of the
+ *       calendar ({@code 2026-02-30}, {@code 25:61:61});
+ *   <li>{@code decimal}: a number with more integer digits or decimal places than the SQL
+ *       {@code DECIMAL(precision, scale)} the aggregates read it as (a longer one would stop the
+ *       job, or be rounded silently);
  *   <li>{@code day}: a trading day that is not the open day {@code day};
  *   <li>{@code known}: an id that is not one of the reference ids staged as {@code
  *       <staging>/<table>.csv} (job parameter {@code dayclear.staging}).
@@ -48,6 +57,9 @@ public class GateVerdict extends ScalarFunction {
         MIN,
         ENUM,
         PATTERN,
+        DATE,
+        TIMESTAMP,
+        DECIMAL,
         DAY,
         KNOWN
     }
@@ -57,6 +69,8 @@ public class GateVerdict extends ScalarFunction {
         int at;
         boolean integer;
         long min;
+        int precision;
+        int scale;
         Set<String> values;
         Pattern pattern;
         String table;
@@ -95,6 +109,13 @@ public class GateVerdict extends ScalarFunction {
                 case PATTERN:
                     wrong = text != null && !check.pattern.matcher(text).find();
                     break;
+                case DATE:
+                case TIMESTAMP:
+                    wrong = text != null && !isCalendar(text, check.kind == Kind.DATE);
+                    break;
+                case DECIMAL:
+                    wrong = text != null && !fits(text, check.precision, check.scale);
+                    break;
                 case DAY:
                     wrong = text != null && !text.equals(day);
                     break;
@@ -106,6 +127,30 @@ public class GateVerdict extends ScalarFunction {
             }
         }
         return null;
+    }
+
+    /** Is {@code text} a day (or a time of day) of the calendar, in ISO form? */
+    static boolean isCalendar(String text, boolean date) {
+        try {
+            if (date) {
+                LocalDate.parse(text);
+            } else {
+                LocalDateTime.parse(text);
+            }
+            return true;
+        } catch (DateTimeParseException e) {
+            return false;
+        }
+    }
+
+    /** Does the number {@code text} fit {@code DECIMAL(precision, scale)} without rounding? */
+    static boolean fits(String text, int precision, int scale) {
+        try {
+            BigDecimal value = new BigDecimal(text).stripTrailingZeros();
+            return value.scale() <= scale && value.precision() - value.scale() <= precision - scale;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     /** An optional minus sign and 1 to 18 digits (always within a BIGINT), else NULL. */
@@ -146,6 +191,10 @@ public class GateVerdict extends ScalarFunction {
                         break;
                     case PATTERN:
                         check.pattern = Pattern.compile(node.get("pattern").asText());
+                        break;
+                    case DECIMAL:
+                        check.precision = node.get("precision").asInt();
+                        check.scale = node.get("scale").asInt();
                         break;
                     case KNOWN:
                         check.table = node.get("table").asText();
