@@ -5,9 +5,9 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars browser demo portal messages test test-fast lint typecheck kafka-start kafka-stop clean
+.PHONY: setup env jars browser postgres demo portal messages test test-fast chaos lint typecheck kafka-start kafka-stop clean
 
-setup: env jars browser
+setup: env jars browser postgres
 
 env: $(VENV)/.synced
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -26,6 +26,12 @@ browser:                   ## Debian's Chromium and a Chinese font for the porta
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+postgres:                  ## Debian's PostgreSQL server for Airflow's metadata (dayclear/airflow_services.py)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }; }
+
 demo: setup                ## simulate a day into Kafka, Flink, settlement/ops/audit/smoke DAGs, publish, serve the portal
 	$(BIN)/dayclear demo --serve
 
@@ -37,7 +43,10 @@ messages: env              ## extract the portal's messages again and merge them
 	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale --ignore-obsolete --width 100
 
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
+
+chaos: setup              ## the long fault cases (pytest marker chaos)
+	$(BIN)/pytest -m chaos
 
 test-fast: env             ## unit tests only
 	$(BIN)/pytest -m "not slow"

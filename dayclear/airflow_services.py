@@ -15,6 +15,7 @@ API server share) are generated once into files of mode 600 beside the data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -302,7 +303,9 @@ def _pid(state: Path, name: str) -> int | None:
 
 
 def _tail(path: Path, lines: int = 25) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
 
 
 def _migrate(state: Path, env: dict[str, str]) -> None:
@@ -424,7 +427,11 @@ def status(state: Path) -> list[tuple[str, bool, str]]:
             )
         else:
             part = (answer or {}).get(name.replace("-", "_")) or {}
-            key = "latest_scheduler_heartbeat" if name == "scheduler" else "latest_dag_processor_heartbeat"
+            key = (
+                "latest_scheduler_heartbeat"
+                if name == "scheduler"
+                else "latest_dag_processor_heartbeat"
+            )
             healthy = part.get("status") == "healthy"
             detail = f"pid {pid}, heartbeat {part.get(key) or 'unknown'}"
         rows.append((f"airflow-{name}", healthy, detail))
@@ -441,14 +448,10 @@ def _stop_pid(pid: int, name: str) -> None:
         time.sleep(0.5)
     if _alive(pid):
         log.warning("airflow %s (pid %d) did not stop on SIGTERM: SIGKILL", name, pid)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:  # a child of this process (started by up() here) is reaped
+    with contextlib.suppress(ChildProcessError):  # a child of ours (up() in this process): reaped
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def down(state: Path) -> None:
@@ -470,3 +473,47 @@ def remove(state: Path) -> None:
     down(state)
     shutil.rmtree(state.resolve() / "cluster" / "postgres", ignore_errors=True)
     shutil.rmtree(airflow_home(state.resolve()), ignore_errors=True)
+
+
+def metadata_db(state: Path) -> Any:
+    """A psycopg2 connection to Airflow's metadata database (autocommit), as the ``airflow`` role."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        host=HOST,
+        port=postgres_port(),
+        user="airflow",
+        password=(airflow_home(state.resolve()) / "db.password").read_text().strip(),
+        dbname="airflow",
+        connect_timeout=5,
+    )
+    connection.autocommit = True
+    return connection
+
+
+def api_call(state: Path, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A call to the API server's REST API as the simple auth manager's ``admin`` (its generated
+    password in AIRFLOW_HOME); returns the decoded JSON answer."""
+    passwords = airflow_home(state.resolve()) / "simple_auth_manager_passwords.json.generated"
+    credentials = {"username": "admin", "password": json.loads(passwords.read_text())["admin"]}
+    token = _json_request("POST", f"{api_url()}/auth/token", credentials)["access_token"]
+    return _json_request(method, f"{api_url()}{path}", body, token)
+
+
+def _json_request(
+    method: str, url: str, body: dict[str, Any] | None, token: str | None = None
+) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def unpause(state: Path, dag_ids: list[str]) -> None:
+    """Unpause DAGs through the REST API (new DAGs start paused: dags_are_paused_at_creation)."""
+    for dag_id in dag_ids:
+        api_call(state, "PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        log.info("unpaused %s", dag_id)
