@@ -13,7 +13,8 @@ close freezes them (the Flink batch job over the day's offsets, ``dayclear.close
 the scheduler runs: the settlement DAG then finds the day frozen, as after a close run by hand, and
 settles and publishes it. The smoke DAG's known-answer scenarios are off
 (``DAYCLEAR_SMOKE_KNOWN_ANSWERS=off``): each is another Flink run, and tests/test_stream_day.py runs
-them through the same DAG.
+them through the same DAG. The state (bundles, snapshots, published days, the cluster) is a
+folder of its own under /tmp.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import itertools
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -96,7 +99,9 @@ def _settled(state: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def scheduled(kafka) -> Iterator[Path]:  # type: ignore[no-untyped-def]
-    state = Path(os.environ["DAYCLEAR_STATE"])
+    # not under pytest's basetemp: every pytest session on the machine sets /tmp/pytest-of-<user>
+    # back to 0700, and the PostgreSQL server (the postgres user) then loses its data directory
+    state = Path(tempfile.mkdtemp(prefix="dayclear-scheduler-"))
     settings = {
         "DAYCLEAR_SETTLEMENT_START": FIRST.isoformat(),
         "DAYCLEAR_SETTLEMENT_END": LAST.isoformat(),
@@ -120,6 +125,7 @@ def scheduled(kafka) -> Iterator[Path]:  # type: ignore[no-untyped-def]
         yield state
     finally:
         airflow_services.down(state)
+        shutil.rmtree(state, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
