@@ -10,7 +10,9 @@ under ``state/cluster/airflow`` (AIRFLOW_HOME), the environment of dayclear/airf
 connections, the API server's health endpoint and, from it, the scheduler's and the DAG processor's
 heartbeats. ``down(state)`` stops them all. Ports: ``DAYCLEAR_POSTGRES_PORT`` (25432) and
 ``DAYCLEAR_AIRFLOW_PORT`` (28080). Secrets (database passwords, the JWT secret the scheduler and the
-API server share) are generated once into files of mode 600 beside the data.
+API server share) are generated once into files of mode 600 beside the data. As root, the folders
+above the data get the x bit for others so that the postgres user reaches it: keep the state out of
+folders that something else sets back to 0700 (pytest's /tmp/pytest-of-<user> is one).
 """
 
 from __future__ import annotations
