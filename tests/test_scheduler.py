@@ -48,7 +48,7 @@ FIRST, LAST = date(2026, 4, 3), date(2026, 4, 7)  # Friday ... Tuesday
 TRADING_DAYS = [date(2026, 4, 3), date(2026, 4, 7)]
 CLOSED = [date(2026, 4, 4), date(2026, 4, 5), date(2026, 4, 6)]  # Sat, Sun, Qingming
 DAGS = ["dayclear_audit", "dayclear_smoke", "dayclear_settlement"]  # consumers first
-TIMEOUT_S = 900.0
+TIMEOUT_S = 1800.0  # an upper bound on a crowded machine; a failed run fails at once
 
 
 def _freeze_days(state: Path, bootstrap: str) -> None:
