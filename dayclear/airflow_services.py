@@ -47,7 +47,7 @@ PROCESSES = ("api-server", "scheduler", "dag-processor")
 #: A heartbeat older than this makes the scheduler or DAG processor unhealthy (Airflow's own
 #: scheduler_health_check_threshold is 30 s).
 HEARTBEAT_MAX_AGE_S = 60.0
-START_TIMEOUT_S = 300.0
+START_TIMEOUT_S = 600.0  # a crowded 2-core machine needs minutes
 STOP_TIMEOUT_S = 60.0
 
 
