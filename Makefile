@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup env jars browser demo portal messages test test-fast chaos lint typecheck kafka-start kafka-stop cluster cluster-down clean
+.PHONY: setup env jars browser postgres demo portal messages test test-fast chaos lint typecheck kafka-start kafka-stop cluster cluster-down clean
 
 setup: env jars browser
 
@@ -26,6 +26,12 @@ browser:                   ## Debian's Chromium and a Chinese font for the porta
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+postgres:                  ## Debian's PostgreSQL server for Airflow's metadata (dayclear/airflow_services.py)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }; }
+
 demo: setup                ## simulate a day into Kafka, Flink, settlement/ops/audit/smoke DAGs, publish, serve the portal
 	$(BIN)/dayclear demo --serve
 
@@ -39,7 +45,7 @@ messages: env              ## extract the portal's messages again and merge them
 test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
 	$(BIN)/pytest -m "not chaos"
 
-chaos: setup               ## the long fault and scale cases (tests marked chaos; longer than CI's budget)
+chaos: setup postgres      ## the long fault and scale cases (tests marked chaos; longer than CI's budget)
 	$(BIN)/pytest -m chaos
 
 test-fast: env             ## unit tests only
@@ -58,7 +64,7 @@ kafka-start: setup
 kafka-stop: env
 	$(BIN)/dayclear kafka stop
 
-cluster: setup             ## the production topology on this machine (dayclear cluster up; see README)
+cluster: setup postgres    ## the production topology on this machine (dayclear cluster up; see README)
 	$(BIN)/dayclear cluster up
 
 cluster-down: env

@@ -9,7 +9,9 @@ settle (pure EOD) and publish atomically, recording which path settled the day a
 published-day Asset for the audit and smoke DAGs.
 A data problem (bad input, a break) fails at once with the list of problems; only infrastructure
 errors are retried, with exponential backoff. Paths come from the run's conf (``bundle``,
-``snapshot``, ``out``) or default under $DAYCLEAR_STATE.
+``snapshot``, ``out``) or default under $DAYCLEAR_STATE; the broker from ``bootstrap`` or
+$DAYCLEAR_KAFKA_BOOTSTRAP (a scheduled run has no conf). The first trading day is 2026-11-02 unless
+$DAYCLEAR_SETTLEMENT_START / _END set a window (dayclear.dag_support.settlement_window).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
-import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths
+from dayclear.dag_support import PUBLISHED, run_paths, settlement_window
 from dayclear.status import mark
-from dayclear.trading_calendar import EXCHANGE_TZ, TradingDayTimetable
+from dayclear.trading_calendar import TradingDayTimetable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def _run_paths() -> tuple[date, Path, Path, Path]:
 @dag(
     dag_id="dayclear_settlement",
     schedule=TradingDayTimetable(),
-    start_date=pendulum.datetime(2026, 11, 2, tz=EXCHANGE_TZ),
+    start_date=settlement_window()[0],
+    end_date=settlement_window()[1],
     catchup=True,  # missed days are settled in order: D+1 opens from D's closing state
     max_active_runs=1,
     tags=["dayclear", "settlement"],

@@ -4,10 +4,17 @@ Before settlement: the day's reference data and opening state are present and co
 answers and the Flink job can start, and the known-answer scenarios give their hand-checked results
 through the production path. After publication: LATEST, every member folder, checksums and control
 totals. Each failure names the file, member or service.
+
+The known-answer scenarios check the code, not the day: each runs the Flink pre-aggregation (a
+minute on a busy machine). ``DAYCLEAR_SMOKE_KNOWN_ANSWERS=off`` in the scheduler's environment
+leaves them to the tests (tests/test_stream_day.py runs them through this DAG); the scheduler test
+sets it to keep CI's budget. Unset in production.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +24,8 @@ from airflow.sdk import dag, get_current_context, task
 
 from dayclear.dag_support import PUBLISHED, run_paths, smoke_latest
 from dayclear.trading_calendar import EXCHANGE_TZ
+
+log = logging.getLogger(__name__)
 
 
 def _conf() -> tuple[date, Path, Path, str | None]:
@@ -55,6 +64,9 @@ def dayclear_smoke() -> None:
     def known_answers() -> None:
         from smoke_tests.known_answers import run_scenario, scenario_names
 
+        if os.environ.get("DAYCLEAR_SMOKE_KNOWN_ANSWERS") == "off":
+            log.warning("known-answer scenarios off (DAYCLEAR_SMOKE_KNOWN_ANSWERS=off)")
+            return
         problems = [p for name in scenario_names() for p in run_scenario(name)]
         _fail_on(problems, "known-answer scenarios")
 

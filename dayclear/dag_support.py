@@ -1,7 +1,12 @@
 """What every dayclear DAG resolves the same way: the trading day of the run and its paths.
 
 The day is the run conf's ``day`` when given, else the start of the run's data interval in exchange
-time (the trading-day timetable makes that D 00:00 Asia/Shanghai). Paths default under $DAYCLEAR_STATE.
+time (the trading-day timetable makes that D 00:00 Asia/Shanghai). Paths default under $DAYCLEAR_STATE;
+the broker of a run without ``bootstrap`` in its conf (a scheduled run) is $DAYCLEAR_KAFKA_BOOTSTRAP.
+
+The settlement DAG's first and last trading day (its catch-up window) are 2026-11-02 and open-ended,
+unless $DAYCLEAR_SETTLEMENT_START and $DAYCLEAR_SETTLEMENT_END (ISO dates) say otherwise: the
+scheduler test puts a stretch of the calendar in the past that way.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import pendulum
 
 from .paths import state_dir
 from .trading_calendar import EXCHANGE_TZ
@@ -24,6 +31,25 @@ def _published_asset() -> Any:
 
 #: Emitted by the settlement DAG when a version is published; the audit and smoke DAGs consume it.
 PUBLISHED = _published_asset()
+
+
+#: The settlement DAG's production start date: its first trading day.
+SETTLEMENT_START = date(2026, 11, 2)
+
+
+def _exchange_midnight(day: date) -> pendulum.DateTime:
+    return pendulum.datetime(day.year, day.month, day.day, tz=EXCHANGE_TZ)
+
+
+def settlement_window() -> tuple[pendulum.DateTime, pendulum.DateTime | None]:
+    """(start_date, end_date) of the settlement DAG: its first trading day and, when set, its last
+    ($DAYCLEAR_SETTLEMENT_START, $DAYCLEAR_SETTLEMENT_END; production: 2026-11-02, open-ended)."""
+    start = os.environ.get("DAYCLEAR_SETTLEMENT_START")
+    end = os.environ.get("DAYCLEAR_SETTLEMENT_END")
+    return (
+        _exchange_midnight(date.fromisoformat(start) if start else SETTLEMENT_START),
+        _exchange_midnight(date.fromisoformat(end)) if end else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,15 @@
 
 Each prong records its own part (stream completeness, settlement, audit, smoke); a version is
 **final** only when it is settled, its audit passed and its post-publication smoke passed. A failed
-audit or smoke therefore blocks the final mark. Updates are atomic (write, then rename).
+audit or smoke therefore blocks the final mark. Updates are atomic (write, then rename) and
+serialised by a lock on ``OUT/<D>/.status.lock``: under the scheduler the audit and smoke DAGs,
+triggered by the same publication, mark the same day at the same time, and an unlocked
+read-merge-write would lose one prong's record (the day would never be final).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from typing import Any
@@ -25,17 +29,20 @@ def read_status(out: Path, day: str) -> dict[str, Any]:
 
 
 def mark(out: Path, day: str, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into the day's status and recompute ``final``."""
-    status = read_status(out, day)
-    status.update(fields)
-    version = status.get("settled_version")
-    status["final"] = bool(
-        version
-        and status.get("audit", {}).get("version") == version
-        and status["audit"].get("passed")
-        and status.get("smoke", {}).get("version") == version
-        and status["smoke"].get("passed")
-    )
+    """Merge ``fields`` into the day's status and recompute ``final``, under the day's lock."""
     path = status_path(out, day)
-    replace_file(path, json_bytes(status))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / ".status.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        status = read_status(out, day)
+        status.update(fields)
+        version = status.get("settled_version")
+        status["final"] = bool(
+            version
+            and status.get("audit", {}).get("version") == version
+            and status["audit"].get("passed")
+            and status.get("smoke", {}).get("version") == version
+            and status["smoke"].get("passed")
+        )
+        replace_file(path, json_bytes(status))
     return status

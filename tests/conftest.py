@@ -30,7 +30,8 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     os.environ["DAYCLEAR_KAFKA_PORT"] = os.environ.get("DAYCLEAR_TEST_KAFKA_PORT", "19192")
     from dayclear import kafka_broker
 
-    broker = kafka_broker.start()
+    # DAYCLEAR_TEST_KAFKA_START_TIMEOUT: seconds for the broker to answer on a crowded machine
+    broker = kafka_broker.start(float(os.environ.get("DAYCLEAR_TEST_KAFKA_START_TIMEOUT", "90")))
     kafka_broker.create_topics(broker.bootstrap)
     yield broker
     kafka_broker.stop()
