@@ -65,18 +65,16 @@ def dayclear_ops() -> None:
 
     @task
     def completeness_after_close() -> None:
+        from dayclear.close import ProofRefused, confirmed_proof
+
         context = get_current_context()
         if (context["dag_run"].conf or {}).get("phase") != "close":
             raise AirflowSkipException("the completeness proof is checked after the close")
         paths = run_paths(context)
-        proof = paths.snapshot / "completeness.json"
-        if not proof.exists():
-            raise AirflowFailException(f"no completeness proof for {paths.day} in {paths.snapshot}")
-        record = json.loads(proof.read_text())
-        if not record["complete"]:
-            raise AirflowFailException(
-                f"the stream of {paths.day} is not complete: {json.dumps(record['topics'])}"
-            )
+        try:
+            record = confirmed_proof(paths.snapshot, paths.day)
+        except ProofRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
         print(f"completeness of {paths.day} confirmed: {json.dumps(record['end_offsets'])}")
 
     stream_health() >> completeness_after_close()
