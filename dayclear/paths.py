@@ -7,6 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: The variable naming the exchange's ``holidays.csv`` (the trading-day timetable has no default).
+HOLIDAYS_ENV = "DAYCLEAR_HOLIDAYS"
+
 
 def state_dir() -> Path:
     path = Path(os.environ.get("DAYCLEAR_STATE", ROOT / ".state"))

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from dayclear.simulator import write_holidays
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
@@ -33,6 +35,8 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The DAG folder, parsed once for the module (parsing it takes seconds)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DAYCLEAR_STATE", str(tmp_path_factory.mktemp("state")))
+        holidays = tmp_path_factory.mktemp("reference") / "holidays.csv"
+        env.setenv("DAYCLEAR_HOLIDAYS", str(write_holidays(holidays)))
         os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
         from airflow.models.dagbag import DagBag
 
