@@ -97,9 +97,7 @@ def dayclear_settlement() -> None:
     @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
         from dayclear.pipeline import (
-            TERMS,
-            bundle_fingerprint,
-            code_version,
+            lineage,
             load_inputs,
             publish_result,
             settle_snapshot,
@@ -116,14 +114,8 @@ def dayclear_settlement() -> None:
 
             report = write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
             raise AirflowFailException(f"{day} cannot be settled ({report}): {exc}") from exc
-        lineage = {
-            "source": "kafka",
-            "end_offsets": proof["end_offsets"],
-            "inputs": bundle_fingerprint(bundle, TERMS),
-            "code_version": code_version(),
-            "settled_by": proof["settled_by"],
-        }
-        publication = publish_result(rendered, snapshot, out, lineage)
+        settled = lineage(bundle, proof["settled_by"], end_offsets=proof["end_offsets"])
+        publication = publish_result(rendered, snapshot, out, settled)
         print(summary(publication))
         mark(
             out,
