@@ -32,7 +32,7 @@ from dayclear.trading_calendar import EXCHANGE_TZ
 def dayclear_ops() -> None:
     @task
     def stream_health() -> dict[str, object]:
-        from dayclear.paths import state_dir
+        from dayclear.paths import state_layout
         from dayclear.stream_health import (
             collect_stream_alerts,
             evaluate,
@@ -47,13 +47,14 @@ def dayclear_ops() -> None:
         conf = context["dag_run"].conf or {}
         bootstrap = conf.get("bootstrap") or "127.0.0.1:19092"
         thresholds = {**load_thresholds(), **conf.get("thresholds", {})}
-        health = read_health(bootstrap, thresholds["consumer_group"], state_dir() / "checkpoints")
-        replace_file(state_dir() / "ops" / "health.json", json_bytes(health))  # the portal reads it
+        state = state_layout()
+        health = read_health(bootstrap, thresholds["consumer_group"], state.checkpoints)
+        replace_file(state.ops / "health.json", json_bytes(health))  # the portal reads it
         day = (
             conf.get("day")
             or pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
         )
-        with (state_dir() / "ops" / f"health-{day}.jsonl").open("a") as history:
+        with (state.ops / f"health-{day}.jsonl").open("a") as history:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
         log = publish_alerts(alerts, bootstrap)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 
-from .paths import HOLIDAYS_ENV, ROOT, state_dir
+from .paths import HOLIDAYS_ENV, ROOT, state_dir, state_layout
 from .simulator import write_holidays
 
 
 def airflow_env() -> dict[str, str]:
-    home = state_dir() / "airflow"
+    home = state_layout().airflow
     home.mkdir(parents=True, exist_ok=True)
     return {
         **os.environ,

@@ -15,7 +15,6 @@ script and no external asset.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +25,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dayclear.paths import StateLayout, state_dir
 
 from . import days as d
 from . import i18n, member_pages, staff_pages
@@ -43,9 +44,9 @@ def create_app(
     state: Path, database: Path | None = None, settings: PortalSettings | None = None
 ) -> FastAPI:
     settings = settings or PortalSettings.from_env()
-    portal = Portal(
-        settings, Store(database or state / "portal" / "portal.sqlite"), d.Sources.under(state)
-    )
+    layout = StateLayout(state)
+    sources = d.Sources(layout.published, layout.snapshots, layout.ops, layout.bundles)
+    portal = Portal(settings, Store(database or layout.portal_db), sources)
     app = FastAPI(
         title="dayclear settlement portal",
         version="1",
@@ -215,4 +216,4 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn portal.app:app_from_env --factory --no-proxy-headers`` (docker-compose.yml)."""
-    return create_app(Path(os.environ.get("DAYCLEAR_STATE", ".state")))
+    return create_app(state_dir())
