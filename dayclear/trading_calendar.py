@@ -24,8 +24,9 @@ import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
 from dayclear.paths import HOLIDAYS_ENV
+from settlement.calendar import EXCHANGE_TZ_NAME
 
-EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+EXCHANGE_TZ = pendulum.timezone(EXCHANGE_TZ_NAME)
 RUN_AFTER = (15, 30)
 
 
