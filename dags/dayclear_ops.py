@@ -11,6 +11,7 @@ day's snapshot carries a complete completeness proof.
 from __future__ import annotations
 
 import json
+import logging
 
 import pendulum
 from airflow.exceptions import AirflowFailException, AirflowSkipException
@@ -18,6 +19,8 @@ from airflow.sdk import dag, get_current_context, task
 
 from dayclear.dag_support import run_paths
 from dayclear.trading_calendar import EXCHANGE_TZ
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -57,10 +60,13 @@ def dayclear_ops() -> None:
         with (state.ops / f"health-{day}.jsonl").open("a") as history:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
-        log = publish_alerts(alerts, bootstrap)
+        alert_log = publish_alerts(alerts, bootstrap)
         collect_stream_alerts(bootstrap)
-        print(
-            f"stream health: {json.dumps(health, sort_keys=True)}; {len(alerts)} alert(s) -> {log}"
+        log.info(
+            "stream health: %s; %d alert(s) -> %s",
+            json.dumps(health, sort_keys=True),
+            len(alerts),
+            alert_log,
         )
         return {"alerts": len(alerts)}
 
@@ -76,7 +82,7 @@ def dayclear_ops() -> None:
             record = confirmed_proof(paths.snapshot, paths.day)
         except ProofRefused as exc:
             raise AirflowFailException(str(exc)) from exc
-        print(f"completeness of {paths.day} confirmed: {json.dumps(record['end_offsets'])}")
+        log.info("completeness of %s confirmed: %s", paths.day, json.dumps(record["end_offsets"]))
 
     stream_health() >> completeness_after_close()
 

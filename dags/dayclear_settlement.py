@@ -116,7 +116,7 @@ def dayclear_settlement() -> None:
             raise AirflowFailException(f"{day} cannot be settled ({report}): {exc}") from exc
         settled = lineage(bundle, proof["settled_by"], end_offsets=proof["end_offsets"])
         publication = publish_result(rendered, snapshot, out, settled)
-        print(summary(publication))
+        log.info("%s", summary(publication))
         mark(
             out,
             day.isoformat(),
