@@ -16,7 +16,6 @@ EXCHANGE_TZ_NAME = "Asia/Shanghai"
 EXCHANGE_TZ = ZoneInfo(EXCHANGE_TZ_NAME)
 
 MORNING_OPEN = time(9, 30)
-MORNING_CLOSE = time(11, 30)
 AFTERNOON_OPEN = time(13, 0)
 CLOSE = {"INDEX": time(15, 0), "BOND": time(15, 15)}
 
@@ -74,22 +73,6 @@ def trading_days(start: date, end: date, holidays: Iterable[date]) -> Iterator[d
         if day.weekday() < 5 and day not in closed:
             yield day
         day += timedelta(days=1)
-
-
-def next_trading_day(day: date, holidays: Iterable[date]) -> date:
-    closed = set(holidays)
-    day += timedelta(days=1)
-    while day.weekday() >= 5 or day in closed:
-        day += timedelta(days=1)
-    return day
-
-
-def previous_trading_day(day: date, holidays: Iterable[date]) -> date:
-    closed = set(holidays)
-    day -= timedelta(days=1)
-    while day.weekday() >= 5 or day in closed:
-        day -= timedelta(days=1)
-    return day
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
