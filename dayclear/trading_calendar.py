@@ -24,7 +24,7 @@ import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
 from dayclear.paths import HOLIDAYS_ENV
-from settlement.calendar import EXCHANGE_TZ_NAME
+from settlement.calendar import EXCHANGE_TZ_NAME, is_trading_day, on_or_after_trading_day
 
 EXCHANGE_TZ = pendulum.timezone(EXCHANGE_TZ_NAME)
 RUN_AFTER = (15, 30)
@@ -73,12 +73,12 @@ class TradingDayTimetable(Timetable):
         return cls([date.fromisoformat(d) for d in data["holidays"]])
 
     def is_trading_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._closed
+        """§2, the rules' own test (settlement.calendar)."""
+        return is_trading_day(day, self._closed)
 
     def next_trading_day(self, day: date) -> date:
-        while not self.is_trading_day(day):
-            day += timedelta(days=1)
-        return day
+        """``day`` if it is a trading day, else the next one."""
+        return on_or_after_trading_day(day, self._closed)
 
     def _info(self, day: date) -> DagRunInfo:
         start = pendulum.datetime(day.year, day.month, day.day, tz=EXCHANGE_TZ)
