@@ -3,6 +3,7 @@ known way, and the exact problem each must produce."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -138,3 +139,24 @@ def test_the_portal_groups_a_stopped_day_by_file_with_counts() -> None:
     groups = stopped_by_file(report)
     assert [(g["file"], g["count"]) for g in groups] == [("a.csv", 2), ("b.csv", 1)]
     assert [p["record"] for p in groups[0]["problems"]] == ["line 2", "line 9"]
+
+
+def test_every_problem_is_listed_none_capped(bundle: Path) -> None:
+    """Issue 16: problems were cut at 50 (.head(50)); 120 bad rows are 120 problems, each named in
+    the error's list and in its message."""
+    trades = bundle / "events" / "trades.csv"
+    rows = list(csv.DictReader(trades.open()))
+    bad = [
+        {**rows[0], "seq": str(100 + n), "trade_id": f"TX{n}", "instrument_id": "NOPE"}
+        for n in range(120)
+    ]
+    with trades.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows + bad)
+    with pytest.raises(DayclearError) as caught:
+        check_bundle(bundle, DAY)
+    unknown = [p for p in caught.value.problems if p.field == "instrument_id"]
+    assert [p.record for p in unknown] == [f"line {n}" for n in range(5, 125)]
+    assert all("unknown instrument 'NOPE'" in p.message for p in unknown)
+    assert "line 124, field instrument_id" in str(caught.value)
