@@ -270,6 +270,19 @@ def write_report(report: dict[str, object], target: Path) -> tuple[Path, Path]:
     return json_path, html_path
 
 
+#: Rows the HTML page shows of the differences and of each invariant: the page is for people;
+#: the JSON report beside it (and the portal's break list) holds every row.
+SHOWN_DIFFERENCES = 2000
+SHOWN_INVARIANT_ROWS = 200
+
+
+def _more(total: int, shown: int) -> str:
+    """The line that says what a page leaves out, or nothing."""
+    if total <= shown:
+        return ""
+    return f"<p>... and {total - shown} more (every one is in the JSON report beside this page)</p>"
+
+
 def render_html(report: dict[str, object]) -> str:
     e = html.escape
     diffs = report["differences"]
@@ -294,9 +307,9 @@ def render_html(report: dict[str, object]) -> str:
         parts += [
             f"<tr><td>{e(d['table'])}</td><td>{e(d['record'])}</td><td>{e(d['column'])}</td>"
             f"<td>{e(str(d['published']))}</td><td>{e(str(d['recomputed']))}</td></tr>"
-            for d in diffs[:2000]
+            for d in diffs[:SHOWN_DIFFERENCES]
         ]
-        parts.append("</table>")
+        parts.append("</table>" + _more(len(diffs), SHOWN_DIFFERENCES))
     parts.append("<h2>Invariants</h2><table><tr><th>check</th><th>violating rows</th></tr>")
     for name, rows in invariants.items():
         parts.append(
@@ -322,6 +335,8 @@ def render_html(report: dict[str, object]) -> str:
                 )
     for name, rows in invariants.items():
         if rows:
-            parts.append(f"<h3>{e(name)}</h3><pre>{e(json.dumps(rows[:200], indent=1))}</pre>")
+            shown = json.dumps(rows[:SHOWN_INVARIANT_ROWS], indent=1)
+            more = _more(len(rows), SHOWN_INVARIANT_ROWS)
+            parts.append(f"<h3>{e(name)}</h3><pre>{e(shown)}</pre>{more}")
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -9,12 +9,16 @@ breaks, so that the day is not marked final. Runs after settlement (triggered wi
 
 from __future__ import annotations
 
+import logging
+
 import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
 from dayclear.dag_support import PUBLISHED, audit_latest, run_paths
 from dayclear.trading_calendar import EXCHANGE_TZ
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -32,7 +36,7 @@ def dayclear_audit() -> None:
         if not (paths.out / paths.day.isoformat() / "LATEST").exists():
             raise AirflowFailException(f"{paths.day} has not been published under {paths.out}")
         report, html_path = audit_latest(paths)
-        print(f"reconciliation report: {html_path}")
+        log.info("reconciliation report: %s", html_path)
         if not report["passed"]:
             raise AirflowFailException(
                 f"audit of {paths.day} v{report['version']} found breaks: {report['summary']}; see {html_path}"

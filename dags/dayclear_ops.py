@@ -11,6 +11,7 @@ day's snapshot carries a complete completeness proof.
 from __future__ import annotations
 
 import json
+import logging
 
 import pendulum
 from airflow.exceptions import AirflowFailException, AirflowSkipException
@@ -18,6 +19,8 @@ from airflow.sdk import dag, get_current_context, task
 
 from dayclear.dag_support import run_paths
 from dayclear.trading_calendar import EXCHANGE_TZ
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -33,7 +36,7 @@ def dayclear_ops() -> None:
     @task
     def stream_health() -> dict[str, object]:
         from dayclear.kafka_broker import bootstrap as kafka_bootstrap
-        from dayclear.paths import state_dir
+        from dayclear.paths import state_layout
         from dayclear.stream_health import (
             collect_stream_alerts,
             evaluate,
@@ -48,37 +51,39 @@ def dayclear_ops() -> None:
         conf = context["dag_run"].conf or {}
         bootstrap = conf.get("bootstrap") or kafka_bootstrap()
         thresholds = {**load_thresholds(), **conf.get("thresholds", {})}
-        health = read_health(bootstrap, thresholds["consumer_group"], state_dir() / "checkpoints")
-        replace_file(state_dir() / "ops" / "health.json", json_bytes(health))  # the portal reads it
+        state = state_layout()
+        health = read_health(bootstrap, thresholds["consumer_group"], state.checkpoints)
+        replace_file(state.ops / "health.json", json_bytes(health))  # the portal reads it
         day = (
             conf.get("day")
             or pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
         )
-        with (state_dir() / "ops" / f"health-{day}.jsonl").open("a") as history:
+        with (state.ops / f"health-{day}.jsonl").open("a") as history:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
-        log = publish_alerts(alerts, bootstrap)
+        alert_log = publish_alerts(alerts, bootstrap)
         collect_stream_alerts(bootstrap)
-        print(
-            f"stream health: {json.dumps(health, sort_keys=True)}; {len(alerts)} alert(s) -> {log}"
+        log.info(
+            "stream health: %s; %d alert(s) -> %s",
+            json.dumps(health, sort_keys=True),
+            len(alerts),
+            alert_log,
         )
         return {"alerts": len(alerts)}
 
     @task
     def completeness_after_close() -> None:
+        from dayclear.close import ProofRefused, confirmed_proof
+
         context = get_current_context()
         if (context["dag_run"].conf or {}).get("phase") != "close":
             raise AirflowSkipException("the completeness proof is checked after the close")
         paths = run_paths(context)
-        proof = paths.snapshot / "completeness.json"
-        if not proof.exists():
-            raise AirflowFailException(f"no completeness proof for {paths.day} in {paths.snapshot}")
-        record = json.loads(proof.read_text())
-        if not record["complete"]:
-            raise AirflowFailException(
-                f"the stream of {paths.day} is not complete: {json.dumps(record['topics'])}"
-            )
-        print(f"completeness of {paths.day} confirmed: {json.dumps(record['end_offsets'])}")
+        try:
+            record = confirmed_proof(paths.snapshot, paths.day)
+        except ProofRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        log.info("completeness of %s confirmed: %s", paths.day, json.dumps(record["end_offsets"]))
 
     stream_health() >> completeness_after_close()
 

@@ -10,6 +10,7 @@ published. The new version becomes final only if both pass.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from airflow.sdk import dag, get_current_context, task
 from dayclear.dag_support import PUBLISHED, audit_latest, run_paths, smoke_latest
 from dayclear.status import mark, read_status
 from dayclear.trading_calendar import EXCHANGE_TZ
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -79,7 +82,7 @@ def dayclear_reissue() -> None:
             "bundle": str(paths.bundle),
             "out": str(paths.out),
         }
-        print(f"re-issued {day} as v{publication.version}: {reason}")
+        log.info("re-issued %s as v%s: %s", day, publication.version, reason)
         return publication.version
 
     @task

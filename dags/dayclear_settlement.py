@@ -16,7 +16,6 @@ $DAYCLEAR_SETTLEMENT_START / _END set a window (dayclear.dag_support.settlement_
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, timedelta
 from pathlib import Path
@@ -74,25 +73,21 @@ def dayclear_settlement() -> None:
     def freeze_snapshot() -> dict[str, object]:
         """At the close: freeze the pre-aggregates from the stream, else with the bounded batch job
         (unless a snapshot of D is frozen already), then require its completeness proof."""
+        from dayclear.close import COMPLETENESS, ProofRefused, confirmed_proof
+
         context = get_current_context()
         paths = run_paths(context)
         day, snapshot = paths.day, paths.snapshot
-        proof = snapshot / "completeness.json"
-        if not proof.exists() and paths.bootstrap:
+        if not (snapshot / COMPLETENESS).exists() and paths.bootstrap:
             from dayclear.stream_close import DEFAULT_TIMEOUT_S, close_stream_first
 
             conf = context["dag_run"].conf or {}
             timeout = float(conf.get("stream_timeout", DEFAULT_TIMEOUT_S))
             close_stream_first(day, paths.bundle, paths.bootstrap, snapshot, timeout)
-        if not proof.exists():
-            raise AirflowFailException(
-                f"no completeness proof in {snapshot}: the stream has not closed {day}"
-            )
-        record = json.loads(proof.read_text())
-        if not record.get("complete") or record.get("trading_day") != day.isoformat():
-            raise AirflowFailException(
-                f"the snapshot of {day} is not complete: {json.dumps(record['topics'])}"
-            )
+        try:
+            record = confirmed_proof(snapshot, day)
+        except ProofRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
         settled_by = record.get("frozen_by") or UNRECORDED
         log.info("%s frozen by the %s path: %s", day, settled_by["path"], settled_by["reason"])
         return {
@@ -104,9 +99,7 @@ def dayclear_settlement() -> None:
     @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
         from dayclear.pipeline import (
-            TERMS,
-            bundle_fingerprint,
-            code_version,
+            lineage,
             load_inputs,
             publish_result,
             settle_snapshot,
@@ -123,15 +116,9 @@ def dayclear_settlement() -> None:
 
             report = write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
             raise AirflowFailException(f"{day} cannot be settled ({report}): {exc}") from exc
-        lineage = {
-            "source": "kafka",
-            "end_offsets": proof["end_offsets"],
-            "inputs": bundle_fingerprint(bundle, TERMS),
-            "code_version": code_version(),
-            "settled_by": proof["settled_by"],
-        }
-        publication = publish_result(rendered, snapshot, out, lineage)
-        print(summary(publication))
+        settled = lineage(bundle, proof["settled_by"], end_offsets=proof["end_offsets"])
+        publication = publish_result(rendered, snapshot, out, settled)
+        log.info("%s", summary(publication))
         mark(
             out,
             day.isoformat(),

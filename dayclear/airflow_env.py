@@ -1,8 +1,11 @@
-"""The environment the project's Airflow runs with: home, DAG folder, metadata DB, logs.
+"""The environment the project's Airflow runs with: home, DAG folder, metadata DB, logs, and the
+exchange calendar.
 
 By default a SQLite metadata DB under $DAYCLEAR_STATE/airflow (``airflow dags test`` in the demo and
 tests). The production topology (dayclear/airflow_services.py) passes its own home under
-$DAYCLEAR_STATE/cluster/airflow and the URL of its PostgreSQL database.
+$DAYCLEAR_STATE/cluster/airflow and the URL of its PostgreSQL database. The calendar is
+``$DAYCLEAR_HOLIDAYS`` when set, else the simulated exchange's holidays, written under the Airflow
+home and named explicitly (the timetable itself has no default).
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .paths import ROOT, state_dir
+from .paths import HOLIDAYS_ENV, ROOT, StateLayout, state_dir
+from .simulator import write_holidays
 
 
 def airflow_env(
     home: Path | None = None, database: str | None = None, state: Path | None = None
 ) -> dict[str, str]:
     """The variables an Airflow process of dayclear starts with: ``home`` is AIRFLOW_HOME (default
-    ``$DAYCLEAR_STATE/airflow``), ``database`` the SQLAlchemy URL of the metadata DB (default SQLite
-    in ``home``), ``state`` the DAYCLEAR_STATE the DAGs read and write (default the current one)."""
+    the state layout's Airflow home), ``database`` the SQLAlchemy URL of the metadata DB (default
+    SQLite in ``home``), ``state`` the DAYCLEAR_STATE the DAGs read and write (default the current
+    one)."""
     state = state or state_dir()
-    home = home or state / "airflow"
+    home = home or StateLayout(state).airflow
     home.mkdir(parents=True, exist_ok=True)
     return {
         **os.environ,
@@ -32,6 +37,7 @@ def airflow_env(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "DAYCLEAR_STATE": str(state),
+        HOLIDAYS_ENV: os.environ.get(HOLIDAYS_ENV) or str(write_holidays(home / "holidays.csv")),
         "PYTHONPATH": str(ROOT),
         "NO_PROXY": "*",
     }

@@ -182,7 +182,7 @@ def _session(args: argparse.Namespace) -> int:
 
 
 def _session_close(args: argparse.Namespace) -> int:
-    from .paths import state_dir
+    from .paths import state_layout
     from .stream_close import (
         DEFAULT_TIMEOUT_S,
         StreamUnavailable,
@@ -191,7 +191,7 @@ def _session_close(args: argparse.Namespace) -> int:
     )
 
     timeout = DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout
-    snapshot = args.snapshot or state_dir() / "snapshots" / args.day.isoformat()
+    snapshot = args.snapshot or state_layout().snapshot(args.day)
     close = close_stream_first if args.fallback else close_from_stream
     try:
         record = close(args.day, args.bundle, args.bootstrap, snapshot, timeout)
@@ -222,10 +222,10 @@ def _portal(args: argparse.Namespace) -> int:
     from portal import formatting as fmt
     from portal.store import Store
 
-    from .paths import state_dir
+    from .paths import StateLayout, state_dir
 
     state = args.state or state_dir()
-    store = Store(state / "portal" / "portal.sqlite")
+    store = Store(StateLayout(state).portal_db)
     if args.action == "serve":
         from portal.server import serve
 
@@ -393,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     portal.add_argument("action", choices=["serve", "add-user", "token"])
     portal.add_argument("username", nargs="?", default="")
     portal.add_argument(
-        "--state", type=Path, help="state folder (default $DAYCLEAR_STATE or .state)"
+        "--state",
+        type=Path,
+        help="state folder (default $DAYCLEAR_STATE, else the checkout's .state)",
     )
     portal.add_argument("--host", default="127.0.0.1")
     portal.add_argument("--port", type=int, default=8300)

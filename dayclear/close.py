@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -37,6 +38,30 @@ from .pipeline import (
 )
 
 COMPLETENESS = "completeness.json"
+
+
+class ProofRefused(Exception):
+    """A snapshot's completeness proof is missing, not complete, or of another trading day."""
+
+
+def confirmed_proof(snapshot: Path, day: date) -> dict[str, Any]:
+    """The completeness proof of ``snapshot`` if it is there, of ``day`` and complete;
+    :class:`ProofRefused` saying which is not otherwise. The one check of a proof: the settlement
+    DAG's before it settles, the ops DAG's after the close."""
+    path = snapshot / COMPLETENESS
+    if not path.exists():
+        raise ProofRefused(f"no completeness proof in {snapshot}: the stream has not closed {day}")
+    record: dict[str, Any] = json.loads(path.read_text())
+    if record.get("trading_day") != day.isoformat():
+        raise ProofRefused(
+            f"the completeness proof in {snapshot} is of trading day"
+            f" {record.get('trading_day')}, not of {day}"
+        )
+    if not record.get("complete"):
+        raise ProofRefused(
+            f"the snapshot of {day} is not complete: {json.dumps(record.get('topics'))}"
+        )
+    return record
 
 
 def completeness(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pendulum
 
-from .paths import state_dir
+from .paths import state_layout
 from .trading_calendar import EXCHANGE_TZ
 
 
@@ -73,12 +73,12 @@ def run_paths(context: Any) -> RunPaths:
     else:
         start = context.get("data_interval_start") or context["logical_date"]
         day = start.in_timezone(EXCHANGE_TZ).date()
-    state = state_dir()
+    state = state_layout()
     return RunPaths(
         day=day,
-        bundle=Path(conf.get("bundle", state / "bundles" / day.isoformat())),
-        snapshot=Path(conf.get("snapshot", state / "snapshots" / day.isoformat())),
-        out=Path(conf.get("out", state / "published")),
+        bundle=Path(conf.get("bundle", state.bundle(day))),
+        snapshot=Path(conf.get("snapshot", state.snapshot(day))),
+        out=Path(conf.get("out", state.published)),
         # a scheduled run has no conf: the cluster's brokers (dayclear cluster, docker-compose.yml)
         bootstrap=conf.get("bootstrap") or os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP"),
     )

@@ -28,7 +28,7 @@ from . import kafka_broker
 from .airflow_env import airflow_env
 from .kafka_io import offsets, produce_bundle
 from .live_progress import FollowedGroup, LiveStatus, ProgressLine, clock_text, play_rate
-from .paths import ROOT, state_dir
+from .paths import ROOT, StateLayout, state_dir
 from .session import Session, job_running, open_session, read_session, stop_job
 from .simulator import SimulationConfig, simulate
 from .stream_health import committed_alerts
@@ -109,11 +109,8 @@ def _stop_stale_session(day: date) -> None:
 def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = False) -> int:
     began = time.monotonic()
     state = state_dir()
-    bundle, snapshot, out = (
-        state / "bundles" / day.isoformat(),
-        state / "snapshots" / day.isoformat(),
-        state / "published",
-    )
+    layout = StateLayout(state)
+    bundle, snapshot, out = layout.bundle(day), layout.snapshot(day), layout.published
     log = state / "demo.log"
     log.write_text("")
     surveillance_log, risk_log = state / "surveillance.log", state / "risk_monitor.log"
@@ -121,7 +118,7 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
         job_log.write_text("")
     kafka_broker.stop()
     _stop_stale_session(day)
-    shutil.rmtree(state / "kafka" / "data", ignore_errors=True)
+    shutil.rmtree(layout.kafka / "data", ignore_errors=True)
     surveillance = risk = None
     session: Session | None = None
     try:
@@ -140,10 +137,10 @@ def run_demo(day: date, accounts: int = 2000, trades: int = 4000, serve: bool = 
         _step("opening the session: the jobs start before the first event")
         shutil.rmtree(snapshot, ignore_errors=True)
         (out / day.isoformat() / "breaks.json").unlink(missing_ok=True)  # an earlier run's
-        shutil.rmtree(state / "checkpoints" / "surveillance", ignore_errors=True)
+        shutil.rmtree(layout.checkpoints / "surveillance", ignore_errors=True)
         beginning = offsets(bootstrap, "beginning")
         surveillance = start_surveillance(
-            bootstrap, day.isoformat(), state / "checkpoints" / "surveillance", surveillance_log
+            bootstrap, day.isoformat(), layout.checkpoints / "surveillance", surveillance_log
         )
         print(
             f"    surveillance job (Flink streaming, exactly-once alerts), group {GROUP}, "
@@ -301,7 +298,7 @@ def serve_portal(state: Path, bundle: Path, day: date, port: int = 8300) -> None
     from portal.store import Store
     from settlement.bundle import load_reference
 
-    store = Store(state / "portal" / "portal.sqlite")
+    store = Store(StateLayout(state).portal_db)
     members = load_reference(bundle, day).members["member_id"].sort().to_list()
     credentials = state / "portal" / "credentials.txt"
     made = provision_demo_users(store, members, credentials)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from schemas.registry import ALERTS_TOPIC, DEAD_LETTER_TOPIC, EVENT_TOPICS, topic_spec
 
-from .paths import ROOT, java_home, state_dir
+from .paths import ROOT, java_home, state_layout
 
 LIBS = ROOT / "target" / "kafka-libs"
 
@@ -44,7 +44,7 @@ def bootstrap() -> str:
 
 
 def _home() -> Path:
-    path = state_dir() / "kafka"
+    path = state_layout().kafka
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -125,6 +125,28 @@ def bundle_fingerprint(
     }
 
 
+def lineage(
+    bundle: Path,
+    settled_by: object,
+    *,
+    end_offsets: object = None,
+    events: dict[str, int] | None = None,
+) -> dict[str, object]:
+    """The manifest's ``lineage`` of a published day, for either path that settles one: from Kafka
+    (``end_offsets``, the close's: the bundle's events were not read, so its inputs are the
+    reference data and opening state) or from the bundle (``events``: the rows it staged; its
+    inputs are every folder). Then the code version and the path that settled it."""
+    if end_offsets is not None:
+        source: dict[str, object] = {
+            "source": "kafka",
+            "end_offsets": end_offsets,
+            "inputs": bundle_fingerprint(bundle, TERMS),
+        }
+    else:
+        source = {"source": "bundle", "inputs": bundle_fingerprint(bundle), "events": events}
+    return {**source, "code_version": code_version(), "settled_by": settled_by}
+
+
 @dataclass(frozen=True)
 class JournalTerms:
     """What pricing legs into the journal needs of the day's inputs (settlement.journal_files)."""
@@ -235,14 +257,8 @@ def replay(
     except DayclearError as exc:
         write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
         raise
-    lineage = {
-        "source": "bundle",
-        "inputs": bundle_fingerprint(bundle),
-        "events": counts,
-        "code_version": code_version(),
-        "settled_by": {"path": "batch", "reason": settled_by},
-    }
-    return publish_result(rendered, snapshot, out, lineage, reason)
+    batch = {"path": "batch", "reason": settled_by}
+    return publish_result(rendered, snapshot, out, lineage(bundle, batch, events=counts), reason)
 
 
 def code_version() -> str:

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from schemas.registry import ALERTS_TOPIC
+from settlement.calendar import exchange_time
 from settlement.risk import risk_alerts
 
 from .pipeline import load_inputs
@@ -29,6 +32,19 @@ from .stream_jobs import PREAGGREGATE_GROUP
 from .stream_snapshot import AggregateTopics
 
 LIMITS = Path(__file__).resolve().parent.parent / "deploy" / "risk_limits.json"
+
+log = logging.getLogger("dayclear.risk_monitor")
+
+
+def alert_record(alert: dict[str, Any], day: date, now: float) -> dict[str, Any]:
+    """A risk alert as it goes on the alerts topic, raised at ``now`` (epoch seconds): its
+    ``event_ts`` in the exchange's time zone with the offset (ISO 8601)."""
+    return {
+        **alert,
+        "source": "risk",
+        "trading_day": day.isoformat(),
+        "event_ts": exchange_time(now),
+    }
 
 
 def raised_before(bootstrap: str, day: str) -> set[tuple[str, str, str]]:
@@ -62,7 +78,7 @@ def run(
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"risk monitor for {day}: {len(raised)} alerts raised before", flush=True)
+    log.info("risk monitor for %s: %d alerts raised before", day, len(raised))
     try:
         while not stopping:
             last = until is not None and until.exists()  # one more cycle after the freeze
@@ -79,17 +95,11 @@ def run(
                     key = (alert["kind"], alert["account_id"], alert["subject"])
                     if key in raised:
                         continue
-                    now = time.strftime("%Y-%m-%dT%H:%M:%S")
-                    value = {
-                        **alert,
-                        "source": "risk",
-                        "trading_day": day.isoformat(),
-                        "event_ts": now,
-                    }
+                    value = alert_record(alert, day, time.time())
                     sender.send(ALERTS_TOPIC, key=alert["kind"], value=value)
                     sender.flush()  # on the topic before it counts as raised
                     raised.add(key)
-                    print(f"raised {key}", flush=True)
+                    log.info("raised %s", key)
             if last:
                 break
             time.sleep(interval)
@@ -109,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between cycles")
     parser.add_argument("--until", type=Path, help="stop after the cycle that sees this file")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run(args.bootstrap, args.day, args.bundle, args.group, args.interval, args.until)
 
 

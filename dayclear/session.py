@@ -43,7 +43,7 @@ from settlement.formats import json_bytes
 
 from .close import previous_close, stage_for_gate
 from .kafka_io import offsets
-from .paths import state_dir
+from .paths import state_layout
 from .pipeline import load_inputs
 from .stream_jobs import (
     PREAGGREGATE_CHECKPOINT_MS,
@@ -105,7 +105,7 @@ class SessionPaths:
 
 
 def session_paths(day: date) -> SessionPaths:
-    return SessionPaths((state_dir() / "stream" / day.isoformat()).absolute())
+    return SessionPaths(state_layout().stream(day).absolute())
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def open_session(
             stop_follower(previous)  # it may still be pricing the previous run's legs
         shutil.rmtree(paths.root, ignore_errors=True)
         stage_for_gate(bundle, day, paths.staging, load_inputs(bundle, day))
-        snapshot = snapshot or state_dir() / "snapshots" / day.isoformat()
+        snapshot = snapshot or state_layout().snapshot(day)
         start = previous_close(snapshot, day) or offsets(bootstrap, "beginning")
         replace_file(paths.start_offsets, json_bytes(offsets_json(start)))
         session = Session(

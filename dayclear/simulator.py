@@ -60,6 +60,12 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
         writer.writerows(["" if v is None else v for v in row] for row in rows)
 
 
+def write_holidays(path: Path) -> Path:
+    """The simulated exchange's ``holidays.csv`` (DATA_CONTRACT) at ``path``."""
+    write_csv(path, header("holidays"), [[d, n] for d, n in sorted(HOLIDAYS.items())])
+    return path
+
+
 def _on_tick(value: Decimal, tick: Decimal, rounding: str = ROUND_FLOOR) -> Decimal:
     return (value / tick).to_integral_value(rounding=rounding) * tick
 
@@ -163,11 +169,7 @@ class Simulator:
 
     def write_reference(self, bundle: Path) -> None:
         ref = bundle / "reference"
-        write_csv(
-            ref / "holidays.csv",
-            header("holidays"),
-            [[d, n] for d, n in sorted(HOLIDAYS.items())],
-        )
+        write_holidays(ref / "holidays.csv")
         write_csv(
             ref / "products.csv",
             header("products"),

@@ -16,7 +16,7 @@ from typing import Any
 from schemas.registry import ALERTS_TOPIC, DEAD_LETTER_TOPIC, EVENT_TOPICS
 from settlement.durable import replace_file
 
-from .paths import ROOT, state_dir
+from .paths import ROOT, state_layout
 
 THRESHOLDS = ROOT / "deploy" / "ops_thresholds.json"
 
@@ -107,7 +107,7 @@ def evaluate(health: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[st
 
 
 def publish_alerts(alerts: list[dict[str, Any]], bootstrap: str | None) -> Path:
-    log = state_dir() / "ops" / "alerts.jsonl"
+    log = state_layout().ops / "alerts.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:
         for alert in alerts:
@@ -142,13 +142,13 @@ def collect_stream_alerts(bootstrap: str) -> Path:
     """The jobs' alerts (surveillance, risk) from the ``alerts`` topic, read_committed, into
     ``ops/stream_alerts.jsonl`` (rewritten whole) where the portal reads them beside the ops alerts."""
     found = [a for a in committed_alerts(bootstrap) if a.get("source") != "ops_control"]
-    target = state_dir() / "ops" / "stream_alerts.jsonl"
+    target = state_layout().ops / "stream_alerts.jsonl"
     replace_file(target, "".join(json.dumps(a, sort_keys=True) + "\n" for a in found).encode())
     return target
 
 
 def _reading_file() -> Path:
-    return state_dir() / "ops" / "last_reading.json"
+    return state_layout().ops / "last_reading.json"
 
 
 def _previous_reading() -> dict[str, Any] | None:

@@ -93,7 +93,9 @@ def freeze_snapshot(
     bootstrap: str, group: str, day: str, snapshot: Path, tables: Iterable[str] | None = None
 ) -> dict[str, int]:
     """Fold the run's aggregate topics (``tables``, default all) into ``snapshot``; returns rows
-    per table."""
+    per table. Not flushed here: ``snapshot`` is the close's hidden work folder, which
+    dayclear.stream_close flushes whole (settlement.durable.sync_tree) before renaming it into
+    place, as the batch job does with its snapshot."""
     topics = AggregateTopics(bootstrap, group, day, tables)
     try:
         topics.catch_up()

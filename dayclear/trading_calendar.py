@@ -5,9 +5,11 @@ interval is D 00:00 to D+1 00:00 in exchange time (Asia/Shanghai), and the run m
 a quarter hour after the bond futures close. The logical date is therefore D itself.
 
 The holidays come from the exchange's own reference data (``holidays.csv`` of DATA_CONTRACT): the file
-named by ``$DAYCLEAR_HOLIDAYS``, else the simulator's calendar. We did not take exchange_calendars'
-XSHG calendar: the clearing house settles on the calendar its reference data publishes, and one source
-of truth keeps the DAGs and the rules in step (docs/decisions.md).
+named by ``$DAYCLEAR_HOLIDAYS``. There is no default: a scheduler without the exchange's calendar
+refuses to load the settlement DAG (:class:`HolidaysMissing`) rather than run on another calendar;
+the demo and the tests name the simulator's (dayclear.airflow_env). We did not take
+exchange_calendars' XSHG calendar: the clearing house settles on the calendar its reference data
+publishes, and one source of truth keeps the DAGs and the rules in step (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -21,18 +23,33 @@ from typing import Any
 import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
-EXCHANGE_TZ = pendulum.timezone("Asia/Shanghai")
+from dayclear.paths import HOLIDAYS_ENV
+from settlement.calendar import EXCHANGE_TZ_NAME, is_trading_day, on_or_after_trading_day
+
+EXCHANGE_TZ = pendulum.timezone(EXCHANGE_TZ_NAME)
 RUN_AFTER = (15, 30)
 
 
-def load_holidays() -> list[date]:
-    path = os.environ.get("DAYCLEAR_HOLIDAYS")
-    if path and Path(path).exists():
-        with open(path) as f:
-            return sorted(date.fromisoformat(r["date"]) for r in csv.DictReader(f))
-    from dayclear.universe import HOLIDAYS
+class HolidaysMissing(RuntimeError):
+    """``$DAYCLEAR_HOLIDAYS`` is unset or names no file: the trading days are unknown."""
 
-    return sorted(date.fromisoformat(d) for d in HOLIDAYS)
+
+def load_holidays() -> list[date]:
+    """The exchange's holidays, from the ``holidays.csv`` that ``$DAYCLEAR_HOLIDAYS`` names."""
+    named = os.environ.get(HOLIDAYS_ENV)
+    if not named:
+        raise HolidaysMissing(
+            f"${HOLIDAYS_ENV} is not set: the trading-day timetable needs the exchange's"
+            " holidays.csv (DATA_CONTRACT) and has no default calendar"
+        )
+    path = Path(named)
+    if not path.is_file():
+        raise HolidaysMissing(
+            f"${HOLIDAYS_ENV} names {path}, which is not a file: the trading-day timetable needs"
+            " the exchange's holidays.csv (DATA_CONTRACT)"
+        )
+    with path.open() as f:
+        return sorted(date.fromisoformat(r["date"]) for r in csv.DictReader(f))
 
 
 class TradingDayTimetable(Timetable):
@@ -56,12 +73,12 @@ class TradingDayTimetable(Timetable):
         return cls([date.fromisoformat(d) for d in data["holidays"]])
 
     def is_trading_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._closed
+        """§2, the rules' own test (settlement.calendar)."""
+        return is_trading_day(day, self._closed)
 
     def next_trading_day(self, day: date) -> date:
-        while not self.is_trading_day(day):
-            day += timedelta(days=1)
-        return day
+        """``day`` if it is a trading day, else the next one."""
+        return on_or_after_trading_day(day, self._closed)
 
     def _info(self, day: date) -> DagRunInfo:
         start = pendulum.datetime(day.year, day.month, day.day, tz=EXCHANGE_TZ)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dayclear.paths import StateLayout, state_dir
 
 from . import days as d
 from . import i18n, member_pages, staff_pages
@@ -48,9 +49,9 @@ def create_app(
     state: Path, database: Path | None = None, settings: PortalSettings | None = None
 ) -> FastAPI:
     settings = settings or PortalSettings.from_env()
-    portal = Portal(
-        settings, Store(database or state / "portal" / "portal.sqlite"), d.Sources.under(state)
-    )
+    layout = StateLayout(state)
+    sources = d.Sources(layout.published, layout.snapshots, layout.ops, layout.bundles)
+    portal = Portal(settings, Store(database or layout.portal_db), sources)
     app = FastAPI(
         title="dayclear settlement portal",
         version="1",
@@ -231,4 +232,4 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn portal.app:app_from_env --factory --no-proxy-headers`` (docker-compose.yml)."""
-    return create_app(Path(os.environ.get("DAYCLEAR_STATE", ".state")))
+    return create_app(state_dir())

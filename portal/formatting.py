@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
+# The exchange's time zone: times are shown in it and in UTC; "a day" of the access log is its day.
+from settlement.calendar import EXCHANGE_TZ, exchange_time
 from settlement.numbers import dec, round_half_up
 
-#: The exchange's time zone: times are shown in it and in UTC; "a day" of the access log is its day.
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
 MONEY_PLACES = 2
 
 
@@ -56,7 +55,7 @@ def cell(value: str, column_type: str) -> str:
 
 def local_time(epoch: float) -> str:
     """ISO 8601 in the exchange's time zone: ``2026-11-23T15:30:00+08:00``."""
-    return datetime.fromtimestamp(epoch, EXCHANGE_TZ).isoformat(timespec="seconds")
+    return exchange_time(epoch)
 
 
 def utc_time(epoch: float) -> str:

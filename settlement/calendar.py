@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+#: The exchange's time zone (IANA name): trading hours, trading days and alert times are in it.
+EXCHANGE_TZ_NAME = "Asia/Shanghai"
+EXCHANGE_TZ = ZoneInfo(EXCHANGE_TZ_NAME)
 
 MORNING_OPEN = time(9, 30)
-MORNING_CLOSE = time(11, 30)
 AFTERNOON_OPEN = time(13, 0)
 CLOSE = {"INDEX": time(15, 0), "BOND": time(15, 15)}
 
 MICROS = 1_000_000
 MORNING_MICROS = 2 * 3600 * MICROS
 HOUR_MICROS = 3600 * MICROS
+
+
+def exchange_time(epoch: float) -> str:
+    """An instant as ISO 8601 in the exchange's time zone, with its offset:
+    ``2026-11-23T15:30:00+08:00``."""
+    return datetime.fromtimestamp(epoch, EXCHANGE_TZ).isoformat(timespec="seconds")
 
 
 def session_length_micros(session: str) -> int:
@@ -63,22 +73,6 @@ def trading_days(start: date, end: date, holidays: Iterable[date]) -> Iterator[d
         if day.weekday() < 5 and day not in closed:
             yield day
         day += timedelta(days=1)
-
-
-def next_trading_day(day: date, holidays: Iterable[date]) -> date:
-    closed = set(holidays)
-    day += timedelta(days=1)
-    while day.weekday() >= 5 or day in closed:
-        day += timedelta(days=1)
-    return day
-
-
-def previous_trading_day(day: date, holidays: Iterable[date]) -> date:
-    closed = set(holidays)
-    day -= timedelta(days=1)
-    while day.weekday() >= 5 or day in closed:
-        day -= timedelta(days=1)
-    return day
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:

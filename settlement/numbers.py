@@ -16,7 +16,7 @@ Two forms of the same arithmetic live here:
 from __future__ import annotations
 
 import decimal
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
@@ -41,16 +41,6 @@ def dec(value: str | int | Decimal) -> Decimal:
 def round_half_up(value: Decimal, places: int) -> Decimal:
     """Round(x, n) of SETTLEMENT_RULES: half up, away from zero on .5."""
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
-
-
-def round_down_to_tick(value: Decimal, tick: Decimal) -> Decimal:
-    """Largest multiple of ``tick`` not above ``value`` (§4 limit up)."""
-    return (value / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
-
-
-def round_up_to_tick(value: Decimal, tick: Decimal) -> Decimal:
-    """Smallest multiple of ``tick`` not below ``value`` (§4 limit down)."""
-    return (value / tick).to_integral_value(rounding=ROUND_CEILING) * tick
 
 
 def money(value: Decimal) -> Decimal:
@@ -97,18 +87,6 @@ def div_floor(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
 def div_ceil(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
     den = pl.lit(denominator, dtype=UNITS) if isinstance(denominator, int) else denominator
     return ZERO - ((ZERO - numerator) // den)
-
-
-def decimal_text(units_value: int, scale: int, places: int) -> str:
-    """Plain decimal text of an integer amount of 10**-scale units with ``places`` decimals.
-
-    ``places`` may be below ``scale`` only where the dropped digits are zero (no rounding here).
-    """
-    value = Decimal(units_value).scaleb(-scale)
-    text = format(value.quantize(Decimal(1).scaleb(-places), context=CONTEXT), "f")
-    if Decimal(text) != value:
-        raise ValueError(f"{value} does not fit in {places} places")
-    return text
 
 
 def plain_text(value_units: pl.Expr, scale: int) -> pl.Expr:

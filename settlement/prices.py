@@ -21,7 +21,6 @@ from .numbers import (
     units,
 )
 
-RATE_ONE = 10**RATE_SCALE
 WINDOW_MINUTES = 60
 
 

@@ -3,27 +3,18 @@ and publishes nothing."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.bundle_edits import edit_cell
 from tests.conftest import run_dayclear
-from tests.test_worked_example import day_one
+from tests.worked_days import day_one
 
 
 def _replay(bundle: Path, out: Path):  # type: ignore[no-untyped-def]
     return run_dayclear("replay", str(bundle), "--day", "2026-11-23", "--out", str(out))
-
-
-def _edit(path: Path, line: int, field: str, value: str) -> None:
-    rows = list(csv.DictReader(path.open()))
-    rows[line - 2][field] = value
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
 
 
 @pytest.fixture
@@ -40,7 +31,7 @@ def test_missing_reference_file(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_instrument(bundle: Path, tmp_path: Path) -> None:
-    _edit(bundle / "events" / "trades.csv", 3, "instrument_id", "ZZ9999")
+    edit_cell(bundle / "events" / "trades.csv", 3, "instrument_id", "ZZ9999")
     done = _replay(bundle, tmp_path / "out")
     assert done.returncode == 2
     assert (
@@ -51,8 +42,8 @@ def test_unknown_instrument(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_malformed_row(bundle: Path, tmp_path: Path) -> None:
-    _edit(bundle / "events" / "trades.csv", 2, "price", "40x0")
-    _edit(bundle / "reference" / "margin_rates.csv", 2, "long_rate", "")
+    edit_cell(bundle / "events" / "trades.csv", 2, "price", "40x0")
+    edit_cell(bundle / "reference" / "margin_rates.csv", 2, "long_rate", "")
     done = _replay(bundle, tmp_path / "out")
     assert done.returncode == 2
     assert "reference/margin_rates.csv: 1\n  - line 2, field long_rate: is empty" in done.stderr
@@ -61,7 +52,7 @@ def test_malformed_row(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_malformed_event_field(bundle: Path, tmp_path: Path) -> None:
-    _edit(bundle / "events" / "trades.csv", 2, "price", "40x0")
+    edit_cell(bundle / "events" / "trades.csv", 2, "price", "40x0")
     done = _replay(bundle, tmp_path / "out")
     assert done.returncode == 2
     assert "line 2, field price: value '40x0' is not a plain decimal" in done.stderr
@@ -71,7 +62,7 @@ def test_malformed_event_field(bundle: Path, tmp_path: Path) -> None:
 def test_a_break_stops_the_day_with_a_report(bundle: Path, tmp_path: Path) -> None:
     """§5: A sells to close 61 lots after buying 60: the close exceeds the position by 1. The
     break names the trade's line, seq and trade_id, found before any aggregation."""
-    _edit(bundle / "events" / "trades.csv", 3, "qty", "61")
+    edit_cell(bundle / "events" / "trades.csv", 3, "qty", "61")
     out = tmp_path / "out"
     done = _replay(bundle, out)
     assert done.returncode == 2
@@ -96,8 +87,8 @@ def test_three_problems_in_three_files_in_one_run(bundle: Path, tmp_path: Path) 
     """Issue 18's day: a trade price 39x0.0, an opening settlement price of -5 and a short,
     duplicated instrument row. One run names each root by file, line and field; the §4 check the
     bad opening price makes meaningless says so once instead of blaming the trades."""
-    _edit(bundle / "events" / "trades.csv", 2, "price", "39x0.0")
-    _edit(bundle / "opening" / "settlement_prices.csv", 2, "settle_price", "-5")
+    edit_cell(bundle / "events" / "trades.csv", 2, "price", "39x0.0")
+    edit_cell(bundle / "opening" / "settlement_prices.csv", 2, "settle_price", "-5")
     instruments = bundle / "reference" / "instruments.csv"
     first_row = instruments.read_text().splitlines()[1]
     instruments.write_text(instruments.read_text() + first_row.rsplit(",", 3)[0] + "\n")

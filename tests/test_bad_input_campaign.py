@@ -46,7 +46,7 @@ from schemas.registry import EVENT_TOPICS, SCALES, FileSpec, group_specs
 from settlement import events, validate
 from settlement.events import topic_file_spec
 from settlement.tables import HEADER, Parsed, parse_csv_file
-from tests.test_worked_example import day_one
+from tests.worked_days import day_one
 
 log = logging.getLogger(__name__)
 DAY = date(2026, 11, 23)

@@ -3,6 +3,7 @@ known way, and the exact problem each must produce."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 from portal.views import stopped_by_file
 from settlement.errors import BreaksError, DayclearError, InputError
 from settlement.validate import check_bundle
-from tests.test_bad_input import _edit
-from tests.test_worked_example import day_one
+from tests.bundle_edits import edit_cell
+from tests.worked_days import day_one
 
 DAY = date(2026, 11, 23)
 
@@ -36,7 +37,7 @@ def test_the_worked_example_is_sound(bundle: Path) -> None:
 def test_limits_from_a_wrong_opening_price_name_every_trade_and_the_root(bundle: Path) -> None:
     """§4 by hand: prev_settle 5, limit_pct 10 %, tick 0.2: up = floor(5.5 / 0.2) × 0.2 = 5.4,
     down = ceil(4.5 / 0.2) × 0.2 = 4.6; all three trades (4000, 4030, 4040) lie above."""
-    _edit(bundle / "opening" / "settlement_prices.csv", 2, "settle_price", "5.0")
+    edit_cell(bundle / "opening" / "settlement_prices.csv", 2, "settle_price", "5.0")
     with pytest.raises(BreaksError) as caught:
         check_bundle(bundle, DAY)
     root = "computed from opening/settlement_prices.csv line 2 (settle_price 5)"
@@ -55,8 +56,8 @@ def test_limits_from_a_wrong_opening_price_name_every_trade_and_the_root(bundle:
 def test_a_trade_in_the_lunch_break_off_the_tick_and_a_seq_gap(bundle: Path) -> None:
     """§2 (12:00 is in the lunch break) and the product's tick 0.2 (4000.1 is not on it) are
     problems; the trades' seq 1, 3 (seq 2 deleted, a busted trade) is not (docs/decisions.md)."""
-    _edit(bundle / "events" / "trades.csv", 2, "ts", "2026-11-23T12:00:00.000000")
-    _edit(bundle / "events" / "trades.csv", 4, "price", "4040.1")
+    edit_cell(bundle / "events" / "trades.csv", 2, "ts", "2026-11-23T12:00:00.000000")
+    edit_cell(bundle / "events" / "trades.csv", 4, "price", "4040.1")
     trades = bundle / "events" / "trades.csv"
     lines = trades.read_text().splitlines(keepends=True)
     trades.write_text("".join(lines[:2] + lines[3:]))
@@ -82,8 +83,8 @@ def test_a_holiday_an_expiry_without_final_price_and_an_account_without_member(
     bundle: Path,
 ) -> None:
     (bundle / "reference" / "holidays.csv").write_text("date,name\n2026-11-23,Closed\n")
-    _edit(bundle / "reference" / "instruments.csv", 2, "last_trading_day", "2026-11-23")
-    _edit(bundle / "reference" / "accounts.csv", 3, "member_id", "M9")
+    edit_cell(bundle / "reference" / "instruments.csv", 2, "last_trading_day", "2026-11-23")
+    edit_cell(bundle / "reference" / "accounts.csv", 3, "member_id", "M9")
     problems = _problems(bundle)
     assert (
         "reference/holidays.csv",
@@ -110,9 +111,9 @@ def test_a_holiday_an_expiry_without_final_price_and_an_account_without_member(
 
 def test_domains_come_from_the_schema(bundle: Path) -> None:
     """Rates within (0, 1], multipliers positive, a fee rate of a RATIO product within [0, 1]."""
-    _edit(bundle / "reference" / "margin_rates.csv", 2, "long_rate", "1.5")
-    _edit(bundle / "reference" / "products.csv", 2, "multiplier", "0")
-    _edit(bundle / "reference" / "products.csv", 2, "fee_open", "2")
+    edit_cell(bundle / "reference" / "margin_rates.csv", 2, "long_rate", "1.5")
+    edit_cell(bundle / "reference" / "products.csv", 2, "multiplier", "0")
+    edit_cell(bundle / "reference" / "products.csv", 2, "fee_open", "2")
     with pytest.raises(InputError) as caught:
         check_bundle(bundle, DAY)
     messages = {(p.source, p.record, p.field): p.message for p in caught.value.problems}
@@ -138,3 +139,24 @@ def test_the_portal_groups_a_stopped_day_by_file_with_counts() -> None:
     groups = stopped_by_file(report)
     assert [(g["file"], g["count"]) for g in groups] == [("a.csv", 2), ("b.csv", 1)]
     assert [p["record"] for p in groups[0]["problems"]] == ["line 2", "line 9"]
+
+
+def test_every_problem_is_listed_none_capped(bundle: Path) -> None:
+    """Issue 16: problems were cut at 50 (.head(50)); 120 bad rows are 120 problems, each named in
+    the error's list and in its message."""
+    trades = bundle / "events" / "trades.csv"
+    rows = list(csv.DictReader(trades.open()))
+    bad = [
+        {**rows[0], "seq": str(100 + n), "trade_id": f"TX{n}", "instrument_id": "NOPE"}
+        for n in range(120)
+    ]
+    with trades.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows + bad)
+    with pytest.raises(DayclearError) as caught:
+        check_bundle(bundle, DAY)
+    unknown = [p for p in caught.value.problems if p.field == "instrument_id"]
+    assert [p.record for p in unknown] == [f"line {n}" for n in range(5, 125)]
+    assert all("unknown instrument 'NOPE'" in p.message for p in unknown)
+    assert "line 124, field instrument_id" in str(caught.value)

@@ -12,8 +12,7 @@ import settlement.durable as durable
 from settlement.eod import settle_day
 from settlement.journal_files import read_journal
 from settlement.publish import publish
-from tests.test_journal import _worked_day
-from tests.test_rules_day import DAY
+from tests.rules_day import DAY, rules_day_with_journal
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def test_replace_file_leaves_the_new_content_and_no_partial(
 def test_publish_flushes_every_file_before_the_version_becomes_visible(
     tmp_path: Path, flushed: list[Path]
 ) -> None:
-    reference, opening, aggregates, members, snapshot = _worked_day(tmp_path)
+    reference, opening, aggregates, members, snapshot = rules_day_with_journal(tmp_path)
     result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
     assert result is not None
     flushed.clear()  # the journal's own flushes are not the publication's

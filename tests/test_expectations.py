@@ -10,7 +10,7 @@ import pytest
 
 from audit.expectations import validate
 from tests.conftest import run_dayclear
-from tests.test_worked_example import day_one
+from tests.worked_days import day_one
 
 pytestmark = pytest.mark.slow
 

@@ -11,53 +11,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.registry import file_spec
-from settlement.aggregates import Aggregates
-from settlement.bundle import Opening, Reference, load_opening, load_reference
+from settlement.bundle import load_opening, load_reference
 from settlement.eod import settle_day
 from settlement.instruments import instrument_table
 from settlement.journal import add_up
 from settlement.journal_files import build_journal, read_journal
 from settlement.publish import publish, verify_folder
-from settlement.tables import write_staged
 from tests.frames import futures_sums, leg, table
-from tests.test_invariants import trading_day
-from tests.test_rules_day import DAY, _aggregates, _bundle
-
-
-def _snapshot_with_legs(root: Path, legs: pl.DataFrame) -> Path:
-    snapshot = root / "snapshot"
-    write_staged(legs, file_spec("agg_legs"), snapshot / "legs" / "part-00000.csv")
-    return snapshot
+from tests.rules_day import (
+    DAY,
+    rules_day_aggregates,
+    rules_day_bundle,
+    rules_day_with_journal,
+    snapshot_with_legs,
+)
+from tests.strategies import trading_day
 
 
 def _folder_bytes(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def _worked_day(
-    tmp_path: Path, chunk_bytes: int = 1 << 20
-) -> tuple[Reference, Opening, Aggregates, list[str], Path]:
-    """The worked-example day of test_rules_day with its journal built on disk."""
-    bundle = _bundle(tmp_path)
-    reference = load_reference(bundle, DAY)
-    opening = load_opening(bundle, reference)
-    aggregates = _aggregates()
-    members = reference.members["member_id"].sort().to_list()
-    snapshot = _snapshot_with_legs(tmp_path, aggregates.legs)
-    build_journal(
-        snapshot,
-        instrument_table(reference, opening, DAY),
-        reference.accounts.select("account_id", "member_id"),
-        members,
-        chunk_bytes=chunk_bytes,
-    )
-    return reference, opening, aggregates, members, snapshot
-
-
 def test_journal_on_disk_publishes_the_same_bytes(tmp_path: Path) -> None:
     # 100-byte chunks: about one leg per chunk, so every sum is added up across chunks
-    reference, opening, aggregates, members, snapshot = _worked_day(tmp_path, chunk_bytes=100)
+    reference, opening, aggregates, members, snapshot = rules_day_with_journal(
+        tmp_path, chunk_bytes=100
+    )
     journal = read_journal(snapshot)
     assert journal is not None and journal.trades is None
 
@@ -83,16 +62,16 @@ def test_journal_on_disk_publishes_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_a_short_close_in_the_journal_stops_the_day(tmp_path: Path) -> None:
-    bundle = _bundle(tmp_path)
+    bundle = rules_day_bundle(tmp_path)
     reference = load_reference(bundle, DAY)
     opening = load_opening(bundle, reference)
-    aggregates = _aggregates()
+    aggregates = rules_day_aggregates()
     over = table(
         "agg_legs",
         [leg(9, "SELL", "CLOSE", "4012.4", 2, account="A", instrument="XF2612", after=-1)],
     )
     legs = pl.concat([aggregates.legs, over])
-    snapshot = _snapshot_with_legs(tmp_path, legs)
+    snapshot = snapshot_with_legs(tmp_path, legs)
     build_journal(
         snapshot,
         instrument_table(reference, opening, DAY),
@@ -124,7 +103,7 @@ def test_sums_add_up_across_any_chunking(
 
 
 def test_a_journal_file_altered_after_it_was_hashed_fails_verification(tmp_path: Path) -> None:
-    reference, opening, aggregates, members, snapshot = _worked_day(tmp_path)
+    reference, opening, aggregates, members, snapshot = rules_day_with_journal(tmp_path)
     result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
     assert result is not None
     folder = publish(result, tmp_path / "out", members, {"source": "test"}).folder

@@ -14,11 +14,11 @@ from settlement.numbers import (
     div_half_up,
     from_units,
     rescale_half_up,
-    round_down_to_tick,
     round_half_up,
-    round_up_to_tick,
     units,
 )
+
+DEC = pl.Decimal(38, 6)
 
 
 @pytest.mark.parametrize(
@@ -39,10 +39,18 @@ def test_round_half_up_away_from_zero(value: str, places: int, expected: str) ->
 
 
 def test_ticks() -> None:
-    assert round_down_to_tick(D("4346.32"), D("0.2")) == D("4346.2")
-    assert round_up_to_tick(D("3556.08"), D("0.2")) == D("3556.2")
-    assert round_down_to_tick(D("102.97029"), D("0.002")) == D("102.970")
-    assert round_up_to_tick(D("101.94571"), D("0.002")) == D("101.946")
+    """§4 on the tick as the rules do it, in integer units: a limit up down to the tick, a limit
+    down up to it."""
+
+    def on_tick(value: str, tick: str, to_tick: object) -> D:
+        frame = pl.DataFrame({"v": [D(value)], "t": [D(tick)]}, schema={"v": DEC, "t": DEC})
+        v, t = units(pl.col("v"), 6), units(pl.col("t"), 6)
+        return frame.select(from_units(to_tick(v, t) * t, 6).alias("x"))["x"][0]  # type: ignore[operator]
+
+    assert on_tick("4346.32", "0.2", div_floor) == D("4346.2")
+    assert on_tick("3556.08", "0.2", div_ceil) == D("3556.2")
+    assert on_tick("102.97029", "0.002", div_floor) == D("102.970")
+    assert on_tick("101.94571", "0.002", div_ceil) == D("101.946")
 
 
 def test_no_floats() -> None:

@@ -12,9 +12,10 @@ B 10 messages, 2 executed: otr 4 > 2 but only 10 messages -> no alert."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from dayclear.risk_monitor import alert_record
 from settlement.aggregates import Aggregates
 from settlement.bundle import load_opening, load_reference
 from settlement.risk import estimate, risk_alerts
@@ -105,3 +106,16 @@ def test_no_alert_below_the_limits(tmp_path: Path) -> None:
     reference, opening = _day(tmp_path)
     found = risk_alerts(DAY, reference, opening, _aggregates(), {"XF": 2}, 301)  # type: ignore[arg-type]
     assert found["kind"].to_list() == ["AVAILABLE_NEGATIVE"]
+
+
+def test_a_risk_alert_is_timed_in_the_exchanges_zone_with_its_offset() -> None:
+    """Issue 16: ``event_ts`` was the machine's local time without a zone. 2026-11-23 06:05:09
+    UTC is 14:05:09 in Shanghai (UTC+8, no daylight saving)."""
+    at = datetime(2026, 11, 23, 6, 5, 9, tzinfo=UTC).timestamp()
+    alert = {"kind": "available_below_zero", "account_id": "A", "subject": "A"}
+    assert alert_record(alert, date(2026, 11, 23), at) == {
+        **alert,
+        "source": "risk",
+        "trading_day": "2026-11-23",
+        "event_ts": "2026-11-23T14:05:09+08:00",
+    }

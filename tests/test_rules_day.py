@@ -16,142 +16,22 @@ Only XF2612 (prev 4000.0) trades in futures: 1 lot @4012.4 at 14:30, so its chan
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
 
 import polars as pl
 
-from settlement.aggregates import Aggregates
 from settlement.bundle import load_opening, load_reference
 from settlement.eod import settle_day
-from tests.daybuilder import Day, index_future
-from tests.frames import leg, table
-
-DAY = date(2026, 11, 23)
-
-
-def _bundle(tmp_path: Path) -> Path:
-    futures = {
-        "XF2612": ("2026-12-18", "4000.0"),
-        "XF2701": ("2027-01-15", "4010.0"),
-        "XF2611": ("2026-11-23", "3990.0"),
-        "XF2706": ("2027-06-18", None),
-        "YF2612": ("2026-12-18", "100.0"),
-        "YF2703": ("2027-03-19", "90.0"),
-        "ZF2612": ("2026-12-18", "250.0"),
-    }
-    options = {
-        "XO2612-C-4000": ("2026-12-18", "C", "4000", "50.0"),
-        "XO2612-P-3900": ("2026-12-18", "P", "3900", "31.0"),
-        "XO2611-P-4100": ("2026-11-23", "P", "4100", "120.0"),
-    }
-    day = Day(
-        day=DAY.isoformat(),
-        products=[
-            index_future("XF", 300, "UX", "0.0001"),
-            index_future("YF", 300, "UX", "0.0001"),
-            index_future("ZF", 300, "UX", "0.0001"),
-            [
-                "XO",
-                "INDEX_OPTION",
-                "UX",
-                100,
-                "0.2",
-                1,
-                "0.10",
-                None,
-                "INDEX",
-                "PER_LOT",
-                "0",
-                "0",
-                "0",
-                "PER_LOT",
-                "0",
-                "2.00",
-                "NONE",
-                "2",
-                "0.1",
-                "0.5",
-            ],
-        ],
-        instruments=[
-            [i, i[:2], ltd, "4100.0" if i == "XF2706" else (p or "1.0"), None, None]
-            for i, (ltd, p) in futures.items()
-        ]
-        + [[i, "XO", ltd, p, cp, k] for i, (ltd, cp, k, p) in options.items()],
-        margin_rates=[[i, h, "0.10", "0.10"] for i in futures for h in ("SPEC", "HEDGE")],
-        accounts=[("A", "M1"), ("B", "M1"), ("C", "M2"), ("D", "M2")],
-        prev_settle={i: p for i, (_, p) in futures.items() if p}
-        | {i: p for i, (_, _, _, p) in options.items()},
-        positions=[
-            ["A", "XF2611", "SPEC", 3, 0],
-            ["B", "XF2611", "SPEC", 0, 3],
-            ["C", "XO2611-P-4100", "SPEC", 2, 0],
-            ["D", "XO2611-P-4100", "SPEC", 0, 2],
-        ],
-        balances={"A": "1000000.00", "B": "1000000.00", "C": "1000000.00", "D": "1000000.00"},
-        underlyings=[[DAY.isoformat(), "UX", "4000.00", "4012.00"]],
-        finals=[["XF2611", "3995.37"], ["XO2611-P-4100", "4012.00"]],
-    )
-    return day.write(tmp_path / "bundle")
-
-
-def _aggregates() -> Aggregates:
-    legs = table(
-        "agg_legs",
-        [
-            leg(1, "BUY", "OPEN", "4012.4", 1, account="A", instrument="XF2612", after=1),
-            leg(1, "SELL", "OPEN", "4012.4", 1, account="B", instrument="XF2612", after=1),
-            leg(2, "BUY", "OPEN", "109.8", 1, account="A", instrument="YF2612", after=1),
-            leg(2, "SELL", "OPEN", "109.8", 1, account="B", instrument="YF2612", after=1),
-            leg(3, "BUY", "OPEN", "52.0", 1, account="C", instrument="XO2612-C-4000", after=1),
-            leg(3, "SELL", "OPEN", "52.0", 1, account="D", instrument="XO2612-C-4000", after=1),
-        ],
-    )
-    minutes = table(
-        "agg_instrument_minutes",
-        [
-            {"instrument_id": i, "minute": 210, "trades": 1, "qty": 1, "pq": p}
-            for i, p in (("XF2612", "4012.4"), ("YF2612", "109.8"), ("XO2612-C-4000", "52.0"))
-        ],
-    )
-    days = table(
-        "agg_instrument_day",
-        [
-            {
-                "instrument_id": i,
-                "trades": 1,
-                "volume": 1,
-                "pq": p,
-                "open": p,
-                "high": p,
-                "low": p,
-                "close": p,
-                "first_seq": n,
-                "last_seq": n,
-                "last_trade_micros": 210 * 60_000_000,
-            }
-            for n, (i, p) in enumerate(
-                (("XF2612", "4012.4"), ("YF2612", "109.8"), ("XO2612-C-4000", "52.0")), 1
-            )
-        ],
-    )
-    return Aggregates(
-        legs,
-        minutes,
-        days,
-        table("agg_declarations", []),
-        table("agg_funds", []),
-        table("agg_control", []),
-        table("agg_dead_letters", []),
-    )
+from tests.rules_day import DAY, rules_day_aggregates, rules_day_bundle
 
 
 def test_fallbacks_and_expiry(tmp_path: Path) -> None:
-    bundle = _bundle(tmp_path)
+    bundle = rules_day_bundle(tmp_path)
     reference = load_reference(bundle, DAY)
-    result, breaks = settle_day(DAY, reference, load_opening(bundle, reference), _aggregates())
+    result, breaks = settle_day(
+        DAY, reference, load_opening(bundle, reference), rules_day_aggregates()
+    )
     assert breaks == [] and result is not None
     prices = {
         r["instrument_id"]: (r["settle_price"], r["price_source"])

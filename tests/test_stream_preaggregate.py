@@ -133,7 +133,6 @@ def test_killed_twice_then_uninterrupted_both_equal_the_batch_run(kafka, day) ->
         produce_bundle(bundle, kafka.bootstrap, DAY, (0, PIECES))
         first = _records({}, offsets(kafka.bootstrap, "end"))  # committed offsets are absolute
         _wait_committed(kafka, group, first, job, log)
-        time.sleep(1)
         stop(job, signal.SIGKILL)  # crash 1, after a checkpoint of the first piece
         produce_bundle(bundle, kafka.bootstrap, DAY, (1, PIECES))
         job = _job(kafka, day, "crashed", restore=True)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.kafka_io import TopicReader, producer
-from dayclear.stream_jobs import start_surveillance, stop
+from dayclear.kafka_io import TopicReader, end_offsets, producer
+from dayclear.stream_jobs import committed, start_surveillance, stop
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-24"
+INPUTS = ("orders", "trades")
 
 
 def _order(seq: int, event: str, account: str, n: int) -> dict[str, object]:
@@ -76,10 +77,23 @@ def send(bootstrap: str, records: list[tuple[str, dict[str, object]]]) -> None:
     sender.close()
 
 
+def checkpointed(bootstrap: str, group: str, job, log: Path, wait: float = 150) -> None:  # type: ignore[no-untyped-def]
+    """Once the job's group has committed every order and trade on the topics now: a checkpoint
+    has completed after the job read them all, and with it the alerts they raised were committed."""
+    ends = end_offsets(bootstrap, INPUTS)
+    sent = sum(o for partitions in ends.values() for o in partitions.values())
+    deadline = time.monotonic() + wait
+    while committed(bootstrap, group, INPUTS) < sent:
+        assert job.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"{group} has not checkpointed the inputs"
+        time.sleep(0.2)
+
+
 def alerts_of(
-    bootstrap: str, day: str, wanted: int, job, log: Path, wait: float = 150
+    bootstrap: str, day: str, wanted: int, job, log: Path, group: str, wait: float = 150
 ) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    """The committed alerts of ``day``, once ``wanted`` are there (and 3 s more, to catch duplicates)."""
+    """The committed alerts of ``day``, once ``wanted`` are there and the job has checkpointed
+    every input (so a duplicate would be committed by then too)."""
     reader = TopicReader(bootstrap, ["alerts"])
 
     def more() -> list[dict[str, object]]:
@@ -93,7 +107,7 @@ def alerts_of(
             assert job.poll() is None, log.read_text()[-3000:]
             found += more()
             time.sleep(0.5)
-        time.sleep(3)
+        checkpointed(bootstrap, group, job, log, wait)
         found += more()
     finally:
         reader.close()
@@ -113,7 +127,9 @@ def test_self_trade_and_cancel_count_raise_one_alert_each(kafka, tmp_path: Path)
                 *(("orders", _order(9200 + n, "CANCEL", "A000008", n)) for n in range(1, 3)),
             ],
         )  # A000007 cancels 4 times (threshold 3), A000008 twice
-        ours = alerts_of(kafka.bootstrap, DAY, 2, job, tmp_path / "surveillance.log")
+        ours = alerts_of(
+            kafka.bootstrap, DAY, 2, job, tmp_path / "surveillance.log", "surveillance-test"
+        )
     finally:
         stop(job)
     kinds = sorted((a["kind"], a["account_id"], a["subject"]) for a in ours)
@@ -141,18 +157,18 @@ def test_killed_twice_and_restored_from_checkpoints_alerts_exactly_once(
     job = start_job(kafka.bootstrap, day, tmp_path, group)
     try:
         send(kafka.bootstrap, [trade(1, "A000011"), cancel(101), cancel(102)])
-        assert len(alerts_of(kafka.bootstrap, day, 1, job, log)) == 1
-        time.sleep(1.5)  # a checkpoint after the two cancels
+        assert len(alerts_of(kafka.bootstrap, day, 1, job, log, group)) == 1
+        checkpointed(kafka.bootstrap, group, job, log)  # a checkpoint after the two cancels
         stop(job, signal.SIGKILL)  # crash 1
         send(kafka.bootstrap, [trade(2, "A000012"), cancel(103)])  # third cancel: the alert
         job = start_job(kafka.bootstrap, day, tmp_path, group, restore=True)
-        assert len(alerts_of(kafka.bootstrap, day, 3, job, log)) == 3
+        assert len(alerts_of(kafka.bootstrap, day, 3, job, log, group)) == 3
         send(kafka.bootstrap, [trade(3, "A000013")])
-        time.sleep(0.3)
+        time.sleep(0.3)  # not a wait for a state: the crash may come at any point of the trade
         stop(job, signal.SIGKILL)  # crash 2, possibly mid-transaction
         send(kafka.bootstrap, [cancel(104), trade(4, "A000014")])  # fourth cancel: no new alert
         job = start_job(kafka.bootstrap, day, tmp_path, group, restore=True)
-        found = alerts_of(kafka.bootstrap, day, 5, job, log)
+        found = alerts_of(kafka.bootstrap, day, 5, job, log, group)
     finally:
         stop(job)
     assert sorted((a["kind"], a["account_id"]) for a in found) == [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pendulum
+import pytest
 from airflow.timetables.base import TimeRestriction
 
-from dayclear.trading_calendar import EXCHANGE_TZ, TradingDayTimetable
+from dayclear.trading_calendar import EXCHANGE_TZ, HolidaysMissing, TradingDayTimetable
 
 # 2026 holidays of the simulator's reference data, including the Spring Festival week (16-20 Feb)
 # and the National Day holiday (1-7 Oct), written out here as the independent expectation.
@@ -77,3 +79,19 @@ def test_serializes_round_trip() -> None:
     timetable = TradingDayTimetable(HOLIDAYS_2026)
     again = TradingDayTimetable.deserialize(timetable.serialize())
     assert isinstance(again, TradingDayTimetable) and again.holidays == timetable.holidays
+
+
+def test_the_timetable_refuses_to_start_without_the_exchange_holidays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: unset or naming no file, $DAYCLEAR_HOLIDAYS fell back to the simulator's calendar."""
+    monkeypatch.delenv("DAYCLEAR_HOLIDAYS", raising=False)
+    with pytest.raises(HolidaysMissing, match=r"\$DAYCLEAR_HOLIDAYS is not set"):
+        TradingDayTimetable()
+    missing = tmp_path / "reference" / "holidays.csv"
+    monkeypatch.setenv("DAYCLEAR_HOLIDAYS", str(missing))
+    with pytest.raises(HolidaysMissing, match=f"DAYCLEAR_HOLIDAYS names {missing}, which is not"):
+        TradingDayTimetable()
+    missing.parent.mkdir()
+    missing.write_text("date,name\n2026-11-24,Closed\n")
+    assert TradingDayTimetable().holidays == [date(2026, 11, 24)]
