@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .airflow_env import airflow_env
+from .processes import spawn
 
 log = logging.getLogger(__name__)
 
@@ -328,18 +329,8 @@ def _start_process(state: Path, name: str, env: dict[str, str]) -> None:
     args = [_airflow(), name]
     if name == "api-server":
         args += ["--host", HOST, "--port", str(api_port()), "--workers", "1"]
-    with _log_file(state, name).open("a") as handle:
-        process = subprocess.Popen(
-            args,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: down() stops it with its children
-            cwd=airflow_home(state),
-        )
-    _pid_file(state, name).write_text(f"{process.pid}\n")
-    log.info("started airflow %s (pid %d, log %s)", name, process.pid, _log_file(state, name))
+    pid = spawn(args, _log_file(state, name), _pid_file(state, name), env, airflow_home(state))
+    log.info("started airflow %s (pid %d, log %s)", name, pid, _log_file(state, name))
 
 
 def health() -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ import yaml
 
 from . import airflow_services, kafka_broker
 from .paths import ROOT, flink_env, state_dir
+from .processes import spawn
 
 log = logging.getLogger("dayclear.cluster")
 
@@ -152,20 +153,9 @@ def pid_of(settings: Settings, name: str) -> int | None:
 
 
 def _spawn(settings: Settings, name: str, command: list[str], env: dict[str, str]) -> int:
-    settings.logs.mkdir(parents=True, exist_ok=True)
-    with (settings.logs / f"{name}.out").open("a") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
-        )
-    _pid_file(settings, name).write_text(str(process.pid))
-    log.info("started %s (pid %d, log %s)", name, process.pid, settings.logs / f"{name}.out")
-    return process.pid
+    pid = spawn(command, settings.logs / f"{name}.out", _pid_file(settings, name), env, ROOT)
+    log.info("started %s (pid %d, log %s)", name, pid, settings.logs / f"{name}.out")
+    return pid
 
 
 def _stop(settings: Settings, names: Iterable[str], grace: float = 60.0) -> list[str]:
@@ -269,17 +259,7 @@ def _configure_brokers(settings: Settings) -> None:
         if not (home / "data" / "meta.properties").exists():
             formats.append(
                 subprocess.Popen(
-                    kafka_broker.java_command(
-                        home,
-                        "kafka.tools.StorageTool",
-                        "format",
-                        "-t",
-                        cluster_id,
-                        "-c",
-                        str(config),
-                        "--ignore-formatted",
-                        max_heap="256m",
-                    ),
+                    kafka_broker.format_command(home, config, cluster_id, max_heap="256m"),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
                 )

@@ -91,19 +91,20 @@ def new_cluster_id() -> str:
     return cluster_id
 
 
+def format_command(home: Path, config: Path, cluster_id: str, max_heap: str = "1g") -> list[str]:
+    """The command formatting a KRaft node's storage (an already formatted folder is left as is)."""
+    return java_command(
+        home,
+        "kafka.tools.StorageTool",
+        *("format", "-t", cluster_id, "-c", str(config), "--ignore-formatted"),
+        max_heap=max_heap,
+    )
+
+
 def format_storage(home: Path, config: Path, cluster_id: str) -> None:
     """Format a KRaft node's storage (once: an already formatted folder is left as it is)."""
     subprocess.run(
-        java_command(
-            home,
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(config),
-            "--ignore-formatted",
-        ),
+        format_command(home, config, cluster_id),
         check=True,
         capture_output=True,
     )

@@ -1,18 +1,6 @@
 """A hand-built day through the pure end of day (settle_day), with aggregates written by hand, for
-the §3 fallbacks and §9 expiry. 2026-11-23; underlying UX closed at 4000.00 yesterday, 4012.00 today.
-
-Futures XF (mult 300, tick 0.2, 10% limits), YF (tight prices), ZF (no trades at all); options XO on UX.
-Only XF2612 (prev 4000.0) trades in futures: 1 lot @4012.4 at 14:30, so its change is +12.4.
-  XF2612  VWAP_LAST_HOUR 4012.4
-  XF2701  BENCHMARK (nearest traded LTD: XF2612): 4010.0 + 12.4 = 4022.4
-  XF2706  newly listed, listing price 4100.0 stands in for prev_settle: BENCHMARK 4112.4
-  XF2611  last trading day: FINAL 3995.37 (unrounded, more places than settle_decimals)
-  YF2612  prev 100.0 trades @109.8 (within 110.0): VWAP 109.8, change +9.8
-  YF2703  prev 90.0 + 9.8 = 99.8 > limit up 99.0: clamped, BENCHMARK 99.0
-  ZF2612  no instrument of ZF traded: PREVIOUS 250.0
-  XO2612-C-4000  trades 1 @52.0: VWAP 52.0;  XO2612-P-3900 no trade: PREVIOUS 31.0
-  XO2611-P-4100  last trading day, U_final 4012.00: FINAL max(4100 − 4012, 0) = 88.0
-"""
+the §3 fallbacks and §9 expiry: the day and its hand-worked expectations are described in
+tests/rules_day.py."""
 
 from __future__ import annotations
 
