@@ -30,15 +30,15 @@ from dayclear.pipeline import (
 from schemas.registry import file_spec
 from settlement.errors import DayclearError
 from settlement.tables import write_staged
-from tests.test_rules_day import DAY, _aggregates, _bundle
+from tests.rules_day import DAY, rules_day_aggregates, rules_day_bundle
 
 
 def prepare(work: Path) -> tuple[Path, Path]:
     """The worked-example day's bundle and its frozen snapshot (aggregates and trade journal)
     under ``work``: what the close leaves for the settlement task."""
-    bundle = _bundle(work)
+    bundle = rules_day_bundle(work)
     snapshot = work / "snapshot"
-    aggregates = _aggregates()
+    aggregates = rules_day_aggregates()
     for name, frame in vars(aggregates).items():
         spec = file_spec(f"agg_{name}")
         write_staged(frame, spec, snapshot / spec.path.removesuffix(".csv") / "part-00000.csv")

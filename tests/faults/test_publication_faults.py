@@ -34,7 +34,7 @@ from settlement.day_lock import LOCK_NAME, TIMEOUT_ENV
 from settlement.publish import PAUSE_ENV
 from tests.faults.publisher import prepare
 from tests.published import member_rows
-from tests.test_rules_day import DAY
+from tests.rules_day import DAY
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_DIR = DAY.isoformat()
