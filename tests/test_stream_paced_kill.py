@@ -4,7 +4,7 @@ session's pre-aggregation runs; part way, the job is SIGKILLed and the session r
 newest checkpoint, as an operator (or a restart strategy) would; the close then freezes the day from
 the stream, and its aggregates equal the file-fed batch run's, table by table.
 
-Slow (a paced day of ~40 s plus two job starts): behind ``make chaos``."""
+Slow (a paced day of 90 s plus two job starts): behind ``make chaos``."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tests.same_aggregates import assert_same_as_file_fed
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 DAY = date(2026, 12, 1)
-PLAY_S = 40  # how long the paced feed plays the day
+PLAY_S = 90  # how long the paced feed plays the day
 
 
 def _wait(condition, what: str, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +57,9 @@ def test_a_job_killed_mid_session_and_restored_settles_the_same_day(kafka, tmp_p
             feed_error.append(exc)
 
     feed = threading.Thread(target=play, daemon=True)
-    try:
+    try:  # the day starts once the job runs, as the session opens before the first event
+        log = session.paths.log
+        _wait(lambda: log.exists() and "running as" in log.read_text(), "the job to run")
         feed.start()
         already = sum(before.get(t, {}).get(p, 0) for t in EVENT_TOPICS for p in before.get(t, {}))
         third = already + events // 3
@@ -78,8 +80,8 @@ def test_a_job_killed_mid_session_and_restored_settles_the_same_day(kafka, tmp_p
             stop_job(current)
 
     assert restored.restores == 1
-    log = restored.paths.log.read_text()
-    assert log.count("restoring from file:") + log.count("restoring from /") == 1, log[-4000:]
+    text = restored.paths.log.read_text()
+    assert text.count("restoring from file:") + text.count("restoring from /") == 1, text[-4000:]
     assert record["complete"], record
     topics = record["topics"]
     assert isinstance(topics, dict)
