@@ -167,7 +167,7 @@ class Day:
         self.session = open_session(
             DAY, self.bundle, bootstrap, snapshot=self.snapshot, checkpoint_ms=CHECKPOINT_MS
         )
-        _until("the job running on the cluster", lambda: _running_job(self.settings), 600)
+        _until("the job running on the cluster", self._submitted, 900)
         rate = self.events / SESSION_S
 
         def play() -> None:
@@ -178,6 +178,17 @@ class Day:
 
         self.feed = threading.Thread(target=play, daemon=True)
         self.feed.start()
+
+    def _submitted(self) -> bool:
+        """Is every task of the session's job running? Fails at once, with the driver's exit
+        status and log, when the driver ended first."""
+        assert self.session is not None and self.session.job is not None
+        returncode = self.session.job.poll()
+        assert returncode is None, (
+            f"the session's driver ended with {returncode} before its job ran:"
+            f" {self.session.paths.log.read_text()[-3000:]}"
+        )
+        return _running_job(self.settings) is not None
 
     def mid_session(self) -> None:
         """Until a third of the day is in Kafka and the job has committed some of it."""
@@ -344,13 +355,13 @@ def test_taskmanager_killed_mid_session(day: Day) -> None:
     assert job_running(day.session)  # type: ignore[arg-type]
     others = cluster.registered_taskmanagers(settings) or {}
     assert busy[0] not in others or others[busy[0]]["freeSlots"] == others[busy[0]]["slotsNumber"]
-    cluster.start_taskmanager(settings, n)  # back to two, for the next case
-    _until(
+    cluster.start_taskmanager(settings, n)  # back to two for the next case, while the day goes on
+    day.close_settle_reconcile()
+    _until(  # a JVM start: minutes on the shared 2-core machine
         "both TaskManagers registered",
         lambda: all(h.healthy for h in cluster.flink_health(settings)),
-        300,
+        900,
     )
-    day.close_settle_reconcile()
 
 
 def test_jobmanager_killed_mid_session(day: Day) -> None:
