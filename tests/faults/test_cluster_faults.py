@@ -295,10 +295,27 @@ def day(
         streamed.stop()
 
 
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _kill(pid: int) -> float:
+    """SIGKILL a part's process group; returns once every process of it is gone. A part is a start
+    script and its JVM: the script dies first, and the JVM holds its ports until it has exited too
+    (restarting the JobManager as soon as the script was gone found its REST port taken)."""
     os.killpg(pid, signal.SIGKILL)
-    _until("the process gone", lambda: not cluster.alive(pid), 60)
-    return time.monotonic()
+    killed = time.monotonic()
+    _until("the process group gone", lambda: not _group(pid), 120)
+    return killed
 
 
 # --- the cases -------------------------------------------------------------------------------------
