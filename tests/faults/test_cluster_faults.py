@@ -19,12 +19,14 @@ leaves them out). Ports: DAYCLEAR_TEST_FAULTS_KAFKA_PORT (39092: brokers +0..2, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import signal
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -97,6 +99,14 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, in
 def _jobs(settings: cluster.Settings) -> list[dict[str, Any]]:
     status, body = cluster._http_get(f"http://{settings.rest}/jobs/overview")
     return body["jobs"] if status == 200 and isinstance(body, dict) else []
+
+
+def _cancel(settings: cluster.Settings, jid: str) -> None:
+    request = urllib.request.Request(
+        f"http://{settings.rest}/jobs/{jid}?mode=cancel", method="PATCH"
+    )
+    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def _running_job(settings: cluster.Settings) -> str | None:
@@ -258,10 +268,21 @@ class Day:
         assert self.figures["differences"] == 0
 
     def stop(self) -> None:
-        """What this day started (the job's driver and the journal follower), if still running."""
+        """What this day started (the job's driver and the journal follower), if still running,
+        and every job left on the cluster: stopping a driver does not stop its job there."""
         if self.session is not None:
             stop_job(self.session)
             stop_follower(self.session)
+        for job in _jobs(self.settings):
+            if job["state"] not in ("FINISHED", "CANCELED", "FAILED"):
+                _cancel(self.settings, str(job["jid"]))
+        _until(
+            "no job left running on the cluster",
+            lambda: all(
+                j["state"] in ("FINISHED", "CANCELED", "FAILED") for j in _jobs(self.settings)
+            ),
+            300,
+        )
 
 
 def _reconcile(work: Path, bundle: Path, folder: Path) -> int:
@@ -287,7 +308,9 @@ def day(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Day]:
-    monkeypatch.setenv("DAYCLEAR_STATE", str(tmp_path / "state"))  # the session's own folder
+    # one state folder for the module: each case's session is the next run of the day (r1, r2,
+    # ...), with its own consumer group and aggregate topics on the shared cluster
+    monkeypatch.setenv("DAYCLEAR_STATE", str(prod.state / "sessions"))
     streamed = Day(prod, bundle[0], bundle[1], tmp_path)
     try:
         yield streamed
