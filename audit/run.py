@@ -31,3 +31,18 @@ def audit_day(bundle: Path, day: date, out: Path) -> tuple[dict[str, object], Pa
     )
     _, html_path = write_report(report, target)
     return report, html_path
+
+
+def reconciled_differences(bundle: Path, day: date, folder: Path, database: Path) -> int:
+    """The differences between a published ``folder`` and the independent recompute of ``day``
+    from ``bundle`` (kept in ``database``); an AssertionError naming them if a §12 invariant fails.
+    What the live-session benchmark and the fault campaign report for each day they settle."""
+    con = recompute(bundle, day, database)
+    try:
+        summary = reconcile(con, folder)["summary"]
+    finally:
+        con.close()
+    assert isinstance(summary, dict)
+    if summary["invariants_failed"]:
+        raise AssertionError(f"§12 invariants failed: {summary['invariants_failed']}")
+    return int(summary["differences"])

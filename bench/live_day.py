@@ -99,6 +99,7 @@ def _committed(bootstrap: str, group: str) -> int:
 
 def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int) -> dict[str, Any]:
     """Producer rate, (a) the backlog rate and its profile, (c) close -> LATEST, reconciliation."""
+    from audit.run import reconciled_differences
     from dayclear.kafka_io import offsets, produce_bundle
     from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
     from dayclear.session import open_session
@@ -153,7 +154,7 @@ def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int
     steps["publication_s"] = time.perf_counter() - mark
     close_to_latest = time.perf_counter() - close_started
     log.info("(c) close -> LATEST %.1f s %s", close_to_latest, steps)
-    reconciled = _reconcile(work, bundle, publication.folder)
+    reconciled = reconciled_differences(bundle, DAY, publication.folder, work / "recompute.duckdb")
     return {
         "producer_events_per_s": round(producer_rate),
         "backlog_events_per_s": round(backlog_rate),
@@ -168,24 +169,6 @@ def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int
         "reconciled_differences": reconciled,
         "counts": counts,
     }
-
-
-def _reconcile(work: Path, bundle: Path, folder: Path) -> int:
-    """Differences between the published day and the batch-only recompute from the raw events."""
-    from audit.recompute import recompute
-    from audit.reconcile import reconcile
-
-    con = recompute(bundle, DAY, work / "recompute.duckdb")
-    try:
-        report = reconcile(con, folder)
-    finally:
-        con.close()
-    summary = report["summary"]
-    assert isinstance(summary, dict)
-    failed = summary["invariants_failed"]
-    if failed:
-        raise AssertionError(f"§12 invariants failed: {failed}")
-    return int(summary["differences"])
 
 
 def paced(

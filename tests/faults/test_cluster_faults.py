@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaException
 
+from audit.run import reconciled_differences
 from dayclear import cluster
 from dayclear.kafka_io import new_admin, offsets, produce_bundle
 from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
@@ -259,7 +260,9 @@ class Day:
             "frozen_by": record["frozen_by"],
             "restores": self.session.restores,
         }
-        self.figures["differences"] = _reconcile(self.root, self.bundle, publication.folder)
+        self.figures["differences"] = reconciled_differences(
+            self.bundle, DAY, publication.folder, self.root / "recompute.duckdb"
+        )
         print(f"fault figures {json.dumps(self.figures, sort_keys=True)}", flush=True)
         assert in_kafka == self.events
         assert dead == 0
@@ -283,22 +286,6 @@ class Day:
             ),
             300,
         )
-
-
-def _reconcile(work: Path, bundle: Path, folder: Path) -> int:
-    """Differences between the published day and the batch-only recompute (bench/live_day.py)."""
-    from audit.recompute import recompute
-    from audit.reconcile import reconcile
-
-    con = recompute(bundle, DAY, work / "recompute.duckdb")
-    try:
-        report = reconcile(con, folder)
-    finally:
-        con.close()
-    summary = report["summary"]
-    assert isinstance(summary, dict)
-    assert not summary["invariants_failed"], summary
-    return int(summary["differences"])
 
 
 @pytest.fixture
