@@ -42,7 +42,7 @@ messages: env              ## extract the portal's messages again and merge them
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o portal/locale/messages.pot portal
 	$(BIN)/pybabel update -i portal/locale/messages.pot -d portal/locale --ignore-obsolete --width 100
 
-test: setup lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
+test: setup postgres lint typecheck ## everything CI runs: lint, types, unit and real-service integration tests
 	$(BIN)/pytest -m "not chaos"
 
 chaos: setup postgres      ## the long fault and scale cases (tests marked chaos; longer than CI's budget)

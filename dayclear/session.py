@@ -37,10 +37,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from jobs.stream_preaggregate import create_topics
+from jobs.stream_preaggregate import create_topics, job_record
 from settlement.durable import replace_file
 from settlement.formats import json_bytes
 
+from . import flink_rest
 from .close import previous_close, stage_for_gate
 from .kafka_io import offsets
 from .paths import state_layout
@@ -86,6 +87,11 @@ class SessionPaths:
     @property
     def done(self) -> Path:
         return self.root / "freeze.json.done"
+
+    @property
+    def job(self) -> Path:
+        """The driver's record of its Flink job (id, and the session cluster's REST address)."""
+        return job_record(self.freeze)
 
     @property
     def checkpoints(self) -> Path:
@@ -181,6 +187,8 @@ def open_session(
     previous = read_session(day)
     if previous is not None and job_running(previous):
         raise SessionError(f"the session of {day} is running already (pid {previous.pid})")
+    if previous is not None:  # its driver is gone; on a session cluster its job may not be
+        cancel_cluster_job(previous)
     if restore:
         if previous is None:
             raise SessionError(f"no session of {day} to restore ({paths.record} is missing)")
@@ -285,8 +293,23 @@ def _stop(pid: int, running: Callable[[], bool], grace_s: float) -> None:
 
 
 def stop_job(session: Session, grace_s: float = 30) -> None:
-    """Stop the session's job (its whole process group: the Python driver and its JVM)."""
+    """Stop the session's job: its whole process group (the Python driver and, on the embedded
+    mini-cluster, its JVM), then the job itself where it runs on a session cluster."""
     _stop(session.pid, lambda: job_running(session), grace_s)
+    cancel_cluster_job(session, grace_s)
+
+
+def cancel_cluster_job(session: Session, grace_s: float = 30) -> None:
+    """Cancel the session's job on the session cluster it was submitted to, if any. Its driver
+    gone (stopped, or killed) does not stop it there; left running, it would compete with a
+    restored run for the same topics, or with the fallback for the machine."""
+    try:
+        record = json.loads(session.paths.job.read_text())
+    except FileNotFoundError:
+        return  # not started yet, or an embedded run that recorded nothing
+    if record.get("rest"):
+        state = flink_rest.cancel(record["rest"], record["job_id"], timeout=max(grace_s, 60))
+        log.info("session of %s: cluster job %s is %s", session.day, record["job_id"], state)
 
 
 def stop_follower(session: Session, grace_s: float = 30) -> None:

@@ -111,6 +111,7 @@ def close_stream_first(
             "the stream cannot close %s (%s): falling back to the bounded batch job", day, exc
         )
         if (session := read_session(day)) is not None:
+            stop_job(session)  # a driver gone may leave its job running on a session cluster
             stop_follower(session)  # its segments are not used: the batch job prices the legs
         return close_day(bundle, day, bootstrap, snapshot, reason=f"stream unavailable: {exc}")
 

@@ -46,7 +46,7 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
     """The topic's checks in the order they are tried, as ``gate_verdict`` reads them
     (src/main/java/dev/dayclear/flink/GateVerdict.java): each names its kind, the field's position
     in ``f`` (from 0) and the verdict it gives, ``<reason>|<field>``. From the schema: required
-    fields (a nullable one is checked only when present), integer minimums, enums, patterns, real
+    fields, each field's JSON type (string or integer; null only where nullable), integer minimums, enums, patterns, real
     dates and times, numbers that fit the decimal the aggregates read them as; then what only
     dayclear knows: the open trading day and the reference ids."""
     spec = topic_spec(topic)
@@ -60,9 +60,14 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
     for at, column in enumerate(spec.columns):
         prop, name = props[column.name], column.name
         integer = column.type == "int"
+        kind = "int" if integer else "string"
         if name in required and not column.nullable:
-            kind = "int" if integer else "string"
             add("missing", at, f"missing or not a valid {kind}", name, int=integer)
+        # the wire's JSON types (dayclear/wire.py): 52 and "52" read alike, the contract wants one
+        json_type = "integer" if integer else "string"
+        reason = f"missing or not a JSON {json_type}" + (" (null allowed)" * column.nullable)
+        add("type", at, reason, name, expect=json_type[0], nullable=column.nullable,
+            required=name in required)  # fmt: skip
         if "minimum" in prop:
             if not integer:
                 raise ValueError(f"{topic}.{name}: a minimum on a text field")

@@ -35,6 +35,8 @@ from pathlib import Path
 from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
 from dayclear.stream_jobs import group_offsets
 from schemas.registry import group_specs
+from settlement.durable import replace_file
+from settlement.formats import json_bytes
 
 from .gate import FIELDS_FUNCTION, FIRST_SEQ_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
 from .preaggregate import (
@@ -121,6 +123,11 @@ def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
     return names
 
 
+def job_record(freeze: Path) -> Path:
+    """Where the driver records its job's id and cluster (``<freeze>.job``)."""
+    return freeze.with_name(freeze.name + ".job")
+
+
 def reached(bootstrap: str, group: str, end: dict[str, dict[int, int]]) -> bool:
     """Have the group's committed offsets reached ``end`` on every partition?"""
     done = group_offsets(bootstrap, group)
@@ -161,7 +168,11 @@ def run(
     for statement in statements(SQL_DIR / "aggregates.sql", "streaming"):
         statement_set.add_insert_sql(statement)
     client = statement_set.execute().get_job_client()
-    print(f"pre-aggregation stream for {day} running as {client.get_job_id()}", flush=True)
+    job_id = str(client.get_job_id())
+    # on a session cluster the job outlives this process: whoever stops it cancels it by this id
+    rest = os.environ.get("DAYCLEAR_FLINK_REST", "")
+    replace_file(job_record(freeze), json_bytes({"job_id": job_id, "rest": rest}))
+    print(f"pre-aggregation stream for {day} running as {job_id}", flush=True)
     while True:
         time.sleep(0.5)
         status = str(client.get_job_status().result())

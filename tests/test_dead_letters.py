@@ -52,6 +52,10 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         "account_id": order["account_id"],
         "qty": 1.5,
     }
+    # the right text in the wrong JSON type: a number where the contract has a decimal string, a
+    # string where it has an integer (dayclear/wire.py writes what the contract says)
+    numeric_price = fractional | {"seq": counts["orders"] + 3, "qty": 1, "price": 4000}
+    text_seq = bad_qty | {"seq": str(counts["trades"] + 3), "trade_id": "TSTR", "qty": 1}
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
     late = dict(zip(move[0].split(","), move[1].split(","), strict=True))
     late |= {"seq": counts["fund_movements"] + 1, "trading_day": "2026-11-19"}
@@ -68,6 +72,8 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         ("trades", duplicate["instrument_id"], json.dumps(duplicate).encode()),
         ("trades", bad_qty["instrument_id"], json.dumps(bad_qty).encode()),
         ("trades", huge["instrument_id"], json.dumps(huge).encode()),
+        ("orders", numeric_price["instrument_id"], json.dumps(numeric_price).encode()),
+        ("trades", text_seq["instrument_id"], json.dumps(text_seq).encode()),
         ("orders", "IF2612", b""),  # an empty record
         ("fund_movements", no_time["account_id"], json.dumps(no_time).encode()),
         ("fund_movements", late["account_id"], json.dumps(late).encode()),
@@ -84,11 +90,13 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         "malformed: not a JSON object": 2,
         "unknown account": 1,
         "missing or not a valid int": 1,  # a quantity of 1.5 lots is refused, not truncated
+        "missing or not a JSON string (null allowed)": 1,
     }
     assert topics["trades"]["dead_letter_reasons"] == {
         "below 1": 1,
         "duplicate seq": 1,
         "does not fit DECIMAL(20, 6)": 1,
+        "missing or not a JSON integer": 1,
     }
     assert topics["fund_movements"]["dead_letter_reasons"] == {
         "trading day is not the open day 2026-11-20 (closed or future day)": 1,
@@ -127,6 +135,8 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         ("trades", "duplicate seq", "seq"),
         ("trades", "below 1", "qty"),
         ("trades", "does not fit DECIMAL(20, 6)", "price"),
+        ("orders", "missing or not a JSON string (null allowed)", "price"),
+        ("trades", "missing or not a JSON integer", "seq"),
         ("fund_movements", "not a valid timestamp", "ts"),
         (
             "fund_movements",

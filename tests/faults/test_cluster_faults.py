@@ -157,9 +157,9 @@ class Day:
     def produced(self) -> int:
         return _total(offsets(self.settings.bootstrap, "end")) - self.base
 
-    def open(self) -> None:
+    def open(self, feed: bool = True) -> None:
         """A previous close at the topics' present end offsets (the day's range starts there), the
-        session, and the feed once every task of the job runs."""
+        session, and (``feed``) the feed once every task of the job runs."""
         bootstrap = self.settings.bootstrap
         before = offsets(bootstrap, "end")
         self.base = _total(before)
@@ -179,6 +179,8 @@ class Day:
             DAY, self.bundle, bootstrap, snapshot=self.snapshot, checkpoint_ms=CHECKPOINT_MS
         )
         _until("the job running on the cluster", self._submitted, 900)
+        if not feed:
+            return
         rate = self.events / SESSION_S
 
         def play() -> None:
@@ -440,6 +442,34 @@ def test_jobmanager_killed_mid_session(day: Day) -> None:
     assert restored != "None"
     day.recovered(killed, at_kill)
     day.close_settle_reconcile()
+
+
+def test_a_driver_killed_leaves_its_job_which_restore_and_stop_cancel(day: Day) -> None:
+    """On a session cluster the job outlives its driver. A restore must not start a second job
+    beside the orphan (two jobs writing the day's aggregate topics), and stopping the session must
+    stop the job, not only the process that submitted it."""
+    settings = day.settings
+    day.open(feed=False)
+    assert day.session is not None
+    first = _until("the job's id recorded", lambda: _running_job(settings))
+    assert json.loads(day.session.paths.job.read_text()) == {"job_id": first, "rest": settings.rest}
+    _kill(day.session.pid)  # the driver (and the Python process group); not the job
+    assert not job_running(day.session)
+    assert _running_job(settings) == first, "the orphaned job runs on in the cluster"
+    day.session = open_session(
+        DAY,
+        day.bundle,
+        settings.bootstrap,
+        snapshot=day.snapshot,
+        restore=True,
+        checkpoint_ms=CHECKPOINT_MS,
+    )
+    assert {j["jid"]: j["state"] for j in _jobs(settings)}[first] == "CANCELED"
+    second = _until("the restored job running", lambda: _running_job(settings))
+    assert second != first
+    assert [j["jid"] for j in _jobs(settings) if j["state"] == "RUNNING"] == [second]
+    stop_job(day.session)
+    assert {j["jid"]: j["state"] for j in _jobs(settings)}[second] == "CANCELED"
 
 
 def _wait_gone(session: Session, timeout: float) -> bool:

@@ -27,6 +27,9 @@ import org.apache.flink.table.functions.ScalarFunction;
  *
  * <ul>
  *   <li>{@code missing}: the field is absent, null, or (an integer field) not an integer;
+ *   <li>{@code type}: the field's JSON type is not the schema's ({@code expect}: {@code s} a
+ *       string, {@code i} an integer), or it is null and may not be, or absent and required (the
+ *       types are the last element of {@code f}, see {@code json_fields});
  *   <li>{@code min}: an integer below the schema's minimum;
  *   <li>{@code enum}: a text that is not one of the listed values;
  *   <li>{@code pattern}: a text the schema's regular expression does not find (as SQL's
@@ -54,6 +57,7 @@ public class GateVerdict extends ScalarFunction {
 
     private enum Kind {
         MISSING,
+        TYPE,
         MIN,
         ENUM,
         PATTERN,
@@ -68,6 +72,9 @@ public class GateVerdict extends ScalarFunction {
         Kind kind;
         int at;
         boolean integer;
+        char expect;
+        boolean nullable;
+        boolean required;
         long min;
         int precision;
         int scale;
@@ -98,6 +105,13 @@ public class GateVerdict extends ScalarFunction {
             switch (check.kind) {
                 case MISSING:
                     wrong = text == null || (check.integer && parseInt(text) == null);
+                    break;
+                case TYPE:
+                    char found = f[f.length - 1].charAt(check.at);
+                    wrong =
+                            found == '-'
+                                    ? check.required
+                                    : found == 'n' ? !check.nullable : found != check.expect;
                     break;
                 case MIN:
                     Long value = text == null ? null : parseInt(text);
@@ -182,6 +196,11 @@ public class GateVerdict extends ScalarFunction {
                 check.integer = node.path("int").asBoolean(false);
                 check.verdict = node.get("verdict").asText();
                 switch (check.kind) {
+                    case TYPE:
+                        check.expect = node.get("expect").asText().charAt(0);
+                        check.nullable = node.get("nullable").asBoolean();
+                        check.required = node.get("required").asBoolean();
+                        break;
                     case MIN:
                         check.min = node.get("min").asLong();
                         break;

@@ -19,6 +19,11 @@ import org.apache.flink.table.functions.ScalarFunction;
  * an array; a repeated name keeps its last value). Fields not listed are skipped. NULL when {@code
  * v} is not exactly one JSON object: the gate's "malformed" (jobs/gate.py).
  *
+ * <p>One more element follows the fields: their JSON types, one character per listed field in the
+ * same order ({@code -} absent, {@code n} null, {@code s} string, {@code i} integer number, {@code
+ * f} other number, {@code b} boolean, {@code o} object or array), for the gate's {@code type}
+ * check: {@code 52} and {@code "52"} have the same text, but the contract wants one of them.
+ *
  * <p>The gate reads a dozen fields and checks each against its schema; with {@code JSON_VALUE}
  * every one of those reads parsed the whole record again, and with a map each read searched the
  * map's keys (a profile of the streaming job found most of the gate's time there). Declared
@@ -37,7 +42,10 @@ public class JsonFields extends ScalarFunction {
             return null;
         }
         Map<String, Integer> layout = layout(names);
-        String[] fields = new String[layout.size()];
+        int n = layout.size();
+        String[] fields = new String[n + 1];
+        char[] types = new char[n];
+        java.util.Arrays.fill(types, '-');
         try (JsonParser parser = FACTORY.createParser(text)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 return null;
@@ -50,17 +58,35 @@ public class JsonFields extends ScalarFunction {
                     parser.skipChildren();
                     if (at != null) {
                         fields[at] = null;
+                        types[at] = 'o';
                     }
                 } else if (at != null) {
                     fields[at] = value == JsonToken.VALUE_NULL ? null : parser.getText();
+                    types[at] = typeOf(value);
                 }
             }
             if (token != JsonToken.END_OBJECT || parser.nextToken() != null) {
                 return null; // not one whole object: truncated, or something after it
             }
+            fields[n] = new String(types);
             return fields;
         } catch (IOException e) {
             return null; // not JSON
+        }
+    }
+
+    private static char typeOf(JsonToken value) {
+        switch (value) {
+            case VALUE_NULL:
+                return 'n';
+            case VALUE_STRING:
+                return 's';
+            case VALUE_NUMBER_INT:
+                return 'i';
+            case VALUE_NUMBER_FLOAT:
+                return 'f';
+            default: // VALUE_TRUE, VALUE_FALSE (and anything Jackson adds)
+                return 'b';
         }
     }
 
