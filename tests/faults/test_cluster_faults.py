@@ -14,8 +14,10 @@ independent recompute from the raw events (audit/recompute.py, audit/reconcile.p
 0 events lost, 0 duplicated. Every wait is on state (offsets, REST answers, files, processes).
 
 Minutes of JVM starts and Flink jobs: behind ``make chaos`` (marked slow too, so ``make test-fast``
-leaves them out). Ports: DAYCLEAR_TEST_FAULTS_KAFKA_PORT (39092: brokers +0..2, controllers
-+100..102) and DAYCLEAR_TEST_FAULTS_FLINK_REST (127.0.0.1:38081, RPC +1)."""
+leaves them out). Ports: DAYCLEAR_TEST_FAULTS_KAFKA_PORT (26092: brokers +0..2, controllers
++100..102) and DAYCLEAR_TEST_FAULTS_FLINK_REST (127.0.0.1:26081, RPC +1): below the
+ephemeral port range (32768-60999), where a client's outgoing connection can take a killed
+broker's port before it restarts ("Address already in use": seen on 39092)."""
 
 from __future__ import annotations
 
@@ -69,10 +71,10 @@ def _until(what: str, ready: Callable[[], Any], timeout: float = 300.0, step: fl
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Settings]:
     """The production topology without Airflow and the portal, pointed at by the environment."""
-    rest = os.environ.get("DAYCLEAR_TEST_FAULTS_FLINK_REST", "127.0.0.1:38081")
+    rest = os.environ.get("DAYCLEAR_TEST_FAULTS_FLINK_REST", "127.0.0.1:26081")
     settings = cluster.Settings(
         state=tmp_path_factory.mktemp("cluster-faults") / "state",
-        kafka_port=int(os.environ.get("DAYCLEAR_TEST_FAULTS_KAFKA_PORT", "39092")),
+        kafka_port=int(os.environ.get("DAYCLEAR_TEST_FAULTS_KAFKA_PORT", "26092")),
         rest_host=rest.rpartition(":")[0],
         rest_port=int(rest.rpartition(":")[2]),
         portal_port=0,
