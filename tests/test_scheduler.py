@@ -8,7 +8,9 @@ Sunday and Monday 6 April (Qingming, in the reference holidays) are no trading d
 DAG must run for Friday and Tuesday only, in that order, each publication must trigger the audit and
 smoke DAGs through the published-day Asset, and each day must end ``final``.
 
-Each day is tiny (20 accounts, 30 trades). Its events go to the session broker and the bounded
+Kafka is the production one too: three KRaft brokers, replication factor 3, ``min.insync.replicas``
+2 (``dayclear.cluster``, ports DAYCLEAR_TEST_SCHEDULER_KAFKA_PORT, default 27092-27094 and
+27192-27194). Each day is tiny (20 accounts, 30 trades). Its events go to that Kafka and the bounded
 close freezes them (the Flink batch job over the day's offsets, ``dayclear.close.close_day``) before
 the scheduler runs: the settlement DAG then finds the day frozen, as after a close run by hand, and
 settles and publishes it. The smoke DAG's known-answer scenarios are off
@@ -34,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from dayclear import airflow_services
+from dayclear import airflow_services, cluster
 from dayclear.close import close_day
 from dayclear.kafka_io import produce_bundle
 from dayclear.simulator import SimulationConfig, simulate
@@ -106,24 +108,35 @@ def _settled(state: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def scheduled(kafka) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+def scheduled() -> Iterator[Path]:
     # not under pytest's basetemp: every pytest session on the machine sets /tmp/pytest-of-<user>
     # back to 0700, and the PostgreSQL server (the postgres user) then loses its data directory
     state = Path(tempfile.mkdtemp(prefix="dayclear-scheduler-"))
+    # the production Kafka: three brokers, replication factor 3 (dayclear/cluster.py)
+    brokers = cluster.Settings(
+        state=state,
+        kafka_port=int(os.environ.get("DAYCLEAR_TEST_SCHEDULER_KAFKA_PORT", "27092")),
+        rest_host="127.0.0.1",
+        rest_port=0,
+        portal_port=0,
+    )
     settings = {
         "DAYCLEAR_SETTLEMENT_START": FIRST.isoformat(),
         "DAYCLEAR_SETTLEMENT_END": LAST.isoformat(),
         "DAYCLEAR_SMOKE_KNOWN_ANSWERS": "off",
-        "DAYCLEAR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "DAYCLEAR_KAFKA_BOOTSTRAP": brokers.bootstrap,
     }
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)  # the Airflow processes start with them
     try:
         with ThreadPoolExecutor(1) as pool:  # Airflow starts while the days are frozen
             started = pool.submit(airflow_services.up, state)
-            _freeze_days(state, kafka.bootstrap)
+            cluster.up(brokers, ["kafka"], timeout=600)
+            _freeze_days(state, brokers.bootstrap)
             started.result()
-        healthy = airflow_services.status(state)
+        healthy = airflow_services.status(state) + [
+            (h.name, h.healthy, h.detail) for h in cluster.kafka_health(brokers)
+        ]
         assert all(ok for _, ok, _ in healthy), healthy
         airflow_services.unpause(state, DAGS)
         deadline = time.monotonic() + TIMEOUT_S
@@ -133,6 +146,7 @@ def scheduled(kafka) -> Iterator[Path]:  # type: ignore[no-untyped-def]
         yield state
     finally:
         airflow_services.down(state)
+        cluster.down(brokers)
         shutil.rmtree(state, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
