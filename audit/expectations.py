@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -50,16 +50,34 @@ NON_NEGATIVE = {
 }
 
 
+class FailedExpectation(TypedDict):
+    """One expectation a suite failed, with up to five of the values it did not expect."""
+
+    expectation: str
+    column: str | None  # None for a table-level expectation
+    unexpected: list[str]
+
+
+class SuiteResult(TypedDict):
+    """One suite's run: its success, how many expectations it has and those that failed."""
+
+    success: bool
+    expectations: int
+    failed: list[FailedExpectation]
+
+
 def _expectations(spec: FileSpec) -> list[Any]:
+    # great_expectations.expectations imports its classes without re-exporting them (no __all__,
+    # no ``as`` aliases), so mypy's strict no_implicit_reexport flags each use below.
     import great_expectations.expectations as gxe
 
-    out: list[Any] = [gxe.ExpectTableColumnsToMatchOrderedList(column_list=spec.column_names)]
+    out: list[Any] = [gxe.ExpectTableColumnsToMatchOrderedList(column_list=spec.column_names)]  # type: ignore[attr-defined]  # GE does not re-export it
     for column in spec.columns:
         if not column.nullable:
-            out.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
+            out.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))  # type: ignore[attr-defined]  # GE does not re-export it
         if column.enum_values:
             out.append(
-                gxe.ExpectColumnValuesToBeInSet(
+                gxe.ExpectColumnValuesToBeInSet(  # type: ignore[attr-defined]  # GE does not re-export it
                     column=column.name, value_set=list(column.enum_values)
                 )
             )
@@ -67,11 +85,11 @@ def _expectations(spec: FileSpec) -> list[Any]:
             pattern = PATTERNS[column.type]
             if column.name in NON_NEGATIVE:
                 pattern = pattern.replace("^-?", "^")
-            out.append(gxe.ExpectColumnValuesToMatchRegex(column=column.name, regex=pattern))
+            out.append(gxe.ExpectColumnValuesToMatchRegex(column=column.name, regex=pattern))  # type: ignore[attr-defined]  # GE does not re-export it
     if len(spec.key) == 1:
-        out.append(gxe.ExpectColumnValuesToBeUnique(column=spec.key[0]))
+        out.append(gxe.ExpectColumnValuesToBeUnique(column=spec.key[0]))  # type: ignore[attr-defined]  # GE does not re-export it
     elif spec.key:
-        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key)))
+        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key)))  # type: ignore[attr-defined]  # GE does not re-export it
     return out
 
 
@@ -113,14 +131,14 @@ def _frames(bundle: Path, folder: Path) -> dict[str, tuple[FileSpec, pd.DataFram
     return frames
 
 
-def validate(bundle: Path, folder: Path, project: Path) -> dict[str, object]:
+def validate(bundle: Path, folder: Path, project: Path) -> dict[str, SuiteResult]:
     """Run every suite; returns per suite its success and the failed expectations with examples."""
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="file", project_root_dir=str(project))
     source = context.data_sources.add_or_update_pandas("dayclear")
-    results: dict[str, object] = {}
+    results: dict[str, SuiteResult] = {}
     definitions = []
     batches = {}
     for name, (spec, frame) in _frames(bundle, folder).items():
@@ -136,15 +154,21 @@ def validate(bundle: Path, folder: Path, project: Path) -> dict[str, object]:
         batches[name] = frame
     for definition in definitions:
         result = definition.run(batch_parameters={"dataframe": batches[definition.name]})
-        failed = [
-            {
-                "expectation": r.expectation_config.type,
-                "column": r.expectation_config.kwargs.get("column"),
-                "unexpected": [str(v) for v in (r.result.get("partial_unexpected_list") or [])[:5]],
-            }
-            for r in result.results
-            if not r.success
-        ]
+        failed: list[FailedExpectation] = []
+        for r in result.results:
+            if r.success:
+                continue
+            config = r.expectation_config
+            assert config is not None  # a suite's results always carry their expectation
+            failed.append(
+                {
+                    "expectation": config.type,
+                    "column": config.kwargs.get("column"),
+                    "unexpected": [
+                        str(v) for v in (r.result.get("partial_unexpected_list") or [])[:5]
+                    ],
+                }
+            )
         results[definition.name] = {
             "success": result.success,
             "expectations": len(result.results),

@@ -12,12 +12,16 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import duckdb
 
 from schemas.registry import file_spec
 from settlement.durable import replace_file
 from settlement.formats import json_bytes
+
+if TYPE_CHECKING:
+    from .expectations import SuiteResult
 
 # Published tables compared with the recompute: every column of the file's schema (schemas/) that the
 # recompute also produces, by its logical type.
@@ -238,7 +242,36 @@ def _control_total_breaks(con: duckdb.DuckDBPyConnection, folder: Path) -> list[
     return out
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, object]:
+class ReconcileSummary(TypedDict):
+    differences: int
+    invariants_failed: list[str]
+    rows_compared: dict[str, int]
+    expectation_suites_failed: NotRequired[list[str]]  # added by audit.run.audit_day
+
+
+class Reconciliation(TypedDict):
+    """A published version reconciled against the recompute (reconciliation.json)."""
+
+    trading_day: str
+    version: int
+    folder: str
+    passed: bool
+    summary: ReconcileSummary
+    differences: list[dict[str, str]]
+    invariants: dict[str, list[dict[str, object]]]
+    # added by audit.run.audit_day
+    expectations: NotRequired[dict[str, SuiteResult]]
+    data_docs: NotRequired[str]
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None  # count(*) always returns one row
+    count: int = row[0]
+    return count
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, folder: Path) -> Reconciliation:
     load_published(con, folder)
     diffs = differences(con)
     invariants = invariant_breaks(con, folder)
@@ -252,17 +285,14 @@ def reconcile(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, object]
         "summary": {
             "differences": len(diffs),
             "invariants_failed": failed,
-            "rows_compared": {
-                t: con.execute(f"SELECT count(*) FROM pub_{t}").fetchone()[0]
-                for t in COMPARED_FILES
-            },
-        },  # type: ignore[index]
+            "rows_compared": {t: _row_count(con, f"pub_{t}") for t in COMPARED_FILES},
+        },
         "differences": diffs,
         "invariants": invariants,
     }
 
 
-def write_report(report: dict[str, object], target: Path) -> tuple[Path, Path]:
+def write_report(report: Reconciliation, target: Path) -> tuple[Path, Path]:
     """The reconciliation report as JSON (machines) and HTML (settlement staff), written atomically."""
     json_path, html_path = target / "reconciliation.json", target / "reconciliation.html"
     replace_file(json_path, json_bytes(report))
@@ -283,7 +313,7 @@ def _more(total: int, shown: int) -> str:
     return f"<p>... and {total - shown} more (every one is in the JSON report beside this page)</p>"
 
 
-def render_html(report: dict[str, object]) -> str:
+def render_html(report: Reconciliation) -> str:
     e = html.escape
     diffs = report["differences"]
     invariants = report["invariants"]

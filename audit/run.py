@@ -12,10 +12,10 @@ from pathlib import Path
 
 from .expectations import validate
 from .recompute import recompute
-from .reconcile import reconcile, write_report
+from .reconcile import Reconciliation, reconcile, write_report
 
 
-def audit_day(bundle: Path, day: date, out: Path) -> tuple[dict[str, object], Path]:
+def audit_day(bundle: Path, day: date, out: Path) -> tuple[Reconciliation, Path]:
     day_dir = out / day.isoformat()
     version = (day_dir / "LATEST").read_text().strip()
     folder, target = day_dir / version, day_dir / "audit" / version
@@ -23,8 +23,8 @@ def audit_day(bundle: Path, day: date, out: Path) -> tuple[dict[str, object], Pa
     report = reconcile(recompute(bundle, day, target / "recompute.duckdb"), folder)
     expectations = validate(bundle, folder, target / "gx")
     report["expectations"] = expectations
-    failed_suites = [name for name, r in expectations.items() if not r["success"]]  # type: ignore[index]
-    report["summary"]["expectation_suites_failed"] = failed_suites  # type: ignore[index]
+    failed_suites = [name for name, r in expectations.items() if not r["success"]]
+    report["summary"]["expectation_suites_failed"] = failed_suites
     report["passed"] = bool(report["passed"]) and not failed_suites
     report["data_docs"] = str(
         target / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -38,7 +38,7 @@ STEPS = {
 }
 
 
-def timed(seconds: collections.Counter[str], module: ModuleType, name: str) -> None:
+def timed(seconds: collections.defaultdict[str, float], module: ModuleType, name: str) -> None:
     inner: Callable[..., Any] = getattr(module, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -59,7 +59,7 @@ def main() -> None:
     if args.drop_caches:
         subprocess.run(["sync"], check=True)
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    seconds: collections.Counter[str] = collections.Counter()
+    seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
     for module_name, names in STEPS.items():
         for name in names:
             timed(seconds, importlib.import_module(module_name), name)
@@ -79,7 +79,8 @@ def main() -> None:
         f"(a) {total:.1f} s: settle and render {settled - started:.1f} s, publish {ended - settled:.1f} s"
     )
     print("| step | seconds | share of (a) |\n|---|---:|---:|")
-    for step, spent in seconds.most_common():
+    # largest first, as Counter.most_common orders them (a Counter holds ints, these are floats)
+    for step, spent in sorted(seconds.items(), key=lambda item: item[1], reverse=True):
         print(f"| `{step}` | {spent:.1f} | {spent / total:.0%} |")
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,14 +58,15 @@ class ExchangeDay:
 
 def _finish(job: subprocess.Popen[bytes]) -> None:
     if job.wait() != 0:
-        raise RuntimeError(f"{' '.join(map(str, job.args))} failed with {job.returncode}")
+        command = cast(list[str], job.args)  # every Popen here is given a list
+        raise RuntimeError(f"{' '.join(map(str, command))} failed with {job.returncode}")
 
 
 def _units(value: object, decimals: int) -> int:
     return int(Decimal(str(value)).scaleb(decimals).to_integral_value())
 
 
-def _price_text(units: pl.Expr, decimals: pl.Expr) -> pl.Expr:
+def _price_text(units: pl.Expr, decimals: pl.Expr | pl.Series) -> pl.Expr:
     """Integer price units (10^-decimals) as plain decimal text."""
     out = units.cast(pl.String)
     for d in (1, 2, 3):
@@ -125,7 +128,7 @@ class Generator:
         self.phase = self.rng.random(len(tradable)) * 2 * math.pi
 
     # --- trades -------------------------------------------------------------------------------
-    def _pairs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs(self, n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         a = self.rng.integers(0, self.cfg.accounts, n)
         b = (a + self.rng.integers(1, self.cfg.accounts, n)) % self.cfg.accounts
         return a, b

@@ -139,7 +139,7 @@ def dayclear_settlement() -> None:
             "unchanged": publication.unchanged,
         }
 
-    check_inputs() >> settle_and_publish(freeze_snapshot())
+    check_inputs() >> settle_and_publish(freeze_snapshot())  # type: ignore[arg-type]  # Airflow: an XComArg between @task calls, its value at run time
 
 
 dayclear_settlement()

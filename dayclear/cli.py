@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from settlement.errors import DayclearError
 
@@ -269,7 +269,15 @@ def _token_days(text: str) -> int:
     return days
 
 
-def _bootstrap_option() -> dict[str, object]:
+class _BootstrapOption(TypedDict):
+    """The keyword arguments of ``add_argument("--bootstrap", ...)``."""
+
+    default: str | None
+    required: bool
+    help: str
+
+
+def _bootstrap_option() -> _BootstrapOption:
     """``--bootstrap``: Kafka's brokers, comma-separated; $DAYCLEAR_KAFKA_BOOTSTRAP when set (what
     ``dayclear cluster up`` prints), else required."""
     default = os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP")

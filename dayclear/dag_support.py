@@ -15,12 +15,15 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
 from .paths import state_layout
 from .trading_calendar import EXCHANGE_TZ
+
+if TYPE_CHECKING:
+    from audit.reconcile import Reconciliation
 
 
 def _published_asset() -> Any:
@@ -84,7 +87,7 @@ def run_paths(context: Any) -> RunPaths:
     )
 
 
-def audit_latest(paths: RunPaths) -> tuple[dict[str, Any], Path]:
+def audit_latest(paths: RunPaths) -> tuple[Reconciliation, Path]:
     """Audit the day's latest version and record the result in the day's status."""
     from audit.run import audit_day
 

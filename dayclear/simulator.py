@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -51,7 +51,7 @@ def _ts(day: date, micros: int) -> str:
     return wall_clock(day, micros).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+def write_csv(path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> None:
     """A bundle CSV file: one header row, ``\n`` line ends, empty for missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:

@@ -14,7 +14,7 @@ Output per topic: ``raw_<topic>`` (the admitted records, the columns the aggrega
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from schemas.registry import topic_spec
 
@@ -50,8 +50,8 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
     dates and times, numbers that fit the decimal the aggregates read them as; then what only
     dayclear knows: the open trading day and the reference ids."""
     spec = topic_spec(topic)
-    props: dict[str, Any] = spec.json_schema["properties"]  # type: ignore[assignment]
-    required = set(spec.json_schema.get("required", []))  # type: ignore[arg-type]
+    props = cast(dict[str, Any], spec.json_schema["properties"])
+    required = set(cast(list[str], spec.json_schema.get("required", [])))
     found: list[dict[str, Any]] = []
 
     def add(kind: str, at: int, reason: str, field: str, **more: Any) -> None:

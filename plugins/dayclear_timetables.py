@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from airflow.plugins_manager import AirflowPlugin
+from airflow.timetables.base import Timetable
 
 from dayclear.trading_calendar import TradingDayTimetable
 
 
 class DayclearTimetablesPlugin(AirflowPlugin):
     name = "dayclear_timetables"
-    timetables: ClassVar[list[type]] = [TradingDayTimetable]
+    # declared as AirflowPlugin declares it (a plain attribute, not a ClassVar), which mypy requires
+    # of an override; Airflow reads it from the class and never mutates it
+    timetables: list[type[Timetable]] = [TradingDayTimetable]  # noqa: RUF012

@@ -48,8 +48,8 @@ def portal_story(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     import os
     import shutil
 
-    from portal_day import MEMBERS, build_story
-    from portal_server import provision, serve
+    from tests.portal_day import MEMBERS, build_story
+    from tests.portal_server import provision, serve
 
     state = tmp_path_factory.mktemp("portal-state")
     kept = (

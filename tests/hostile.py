@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -145,7 +145,7 @@ def hostile_record(
     elif kind == "wrong_type":
         field = draw(st.sampled_from(_fields(topic)))
         if field in _int_fields(topic):
-            value = draw(
+            value: Any = draw(
                 st.one_of(
                     SCALARS_AND_CONTAINERS,
                     st.floats().filter(lambda f: f != f or abs(f) == float("inf") or f != int(f)),
@@ -208,7 +208,7 @@ def hostile_record(
     elif kind == "nonpositive":
         field = draw(st.sampled_from(["qty", "price"] if topic != "fund_movements" else ["amount"]))
         number = draw(st.integers(-(10**6), 0))
-        value: Any = (
+        value = (
             number
             if field == "qty"
             else str(number)
@@ -385,8 +385,8 @@ def contract_problem(
     if not isinstance(record, dict):
         return "not a JSON object"
     schema = topic_spec(topic).json_schema
-    props: dict[str, Any] = schema["properties"]  # type: ignore[assignment]
-    for name in schema["required"]:  # type: ignore[union-attr]
+    props = cast(dict[str, Any], schema["properties"])
+    for name in cast(list[str], schema["required"]):
         if name not in record:
             return f"{name}: missing"
     for name, prop in props.items():

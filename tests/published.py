@@ -20,7 +20,9 @@ def member_rows(folder: Path, name: str) -> list[dict[str, str]]:
 def assert_position_invariants(folder: Path) -> dict[str, int]:
     """Per instrument Σ long = Σ short and Σ total_mtm = 0; per row close_pnl + position_mtm =
     total_mtm and non-negative lots. Returns Σ long_qty per instrument."""
-    long_, short, mtm = defaultdict(int), defaultdict(int), defaultdict(D)
+    long_: defaultdict[str, int] = defaultdict(int)
+    short: defaultdict[str, int] = defaultdict(int)
+    mtm: defaultdict[str, D] = defaultdict(D)
     for r in member_rows(folder, "positions"):
         long_[r["instrument_id"]] += int(r["long_qty"])
         short[r["instrument_id"]] += int(r["short_qty"])

@@ -48,6 +48,10 @@ def rules_day_bundle(tmp_path: Path) -> Path:
         "XO2612-P-3900": ("2026-12-18", "P", "3900", "31.0"),
         "XO2611-P-4100": ("2026-11-23", "P", "4100", "120.0"),
     }
+    future_instruments: list[list[object]] = [
+        [i, i[:2], ltd, "4100.0" if i == "XF2706" else (p or "1.0"), None, None]
+        for i, (ltd, p) in futures.items()
+    ]
     day = Day(
         day=DAY.isoformat(),
         products=[
@@ -77,10 +81,7 @@ def rules_day_bundle(tmp_path: Path) -> Path:
                 "0.5",
             ],
         ],
-        instruments=[
-            [i, i[:2], ltd, "4100.0" if i == "XF2706" else (p or "1.0"), None, None]
-            for i, (ltd, p) in futures.items()
-        ]
+        instruments=future_instruments
         + [[i, "XO", ltd, p, cp, k] for i, (ltd, cp, k, p) in options.items()],
         margin_rates=[[i, h, "0.10", "0.10"] for i in futures for h in ("SPEC", "HEDGE")],
         accounts=[("A", "M1"), ("B", "M1"), ("C", "M2"), ("D", "M2")],

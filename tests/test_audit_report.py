@@ -3,14 +3,20 @@ report holds every one (issue 16: the page cut at 2,000 differences and 200 rows
 
 from __future__ import annotations
 
-from audit.reconcile import render_html
+from audit.reconcile import Reconciliation, render_html
 
 
-def _report(differences: int, violations: int) -> dict[str, object]:
+def _report(differences: int, violations: int) -> Reconciliation:
     return {
         "trading_day": "2026-11-23",
         "version": 1,
+        "folder": "out/2026-11-23/v1",
         "passed": False,
+        "summary": {
+            "differences": differences,
+            "invariants_failed": ["open_interest_balances"] if violations else [],
+            "rows_compared": {},
+        },
         "differences": [
             {"table": "funds", "record": f"account_id=A{n}", "column": "balance"}
             | {"published": "1.00", "recomputed": "2.00"}

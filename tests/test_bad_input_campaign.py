@@ -151,6 +151,13 @@ def _duplicate_row(file: str, row: int) -> Callable[[Path], None]:
     return apply
 
 
+def _delete_file(file: str) -> Callable[[Path], None]:
+    def apply(bundle: Path) -> None:
+        (bundle / file).unlink()
+
+    return apply
+
+
 def _values(bundle: Path, file: str, column: str) -> list[str]:
     if not (bundle / file).exists():
         return []
@@ -171,9 +178,9 @@ def needed_rows(bundle: Path) -> dict[str, set[int]]:
                 key = (SPECS_BY_NAME[target].path, target_column)
                 referred.setdefault(key, set()).update(_values(bundle, file, column.name))
     needed: dict[str, set[int]] = {}
-    for (file, column), used in referred.items():
+    for (file, column_name), used in referred.items():
         needed.setdefault(file, set()).update(
-            n for n, v in enumerate(_values(bundle, file, column)) if v in used
+            n for n, v in enumerate(_values(bundle, file, column_name)) if v in used
         )
     kinds = dict(
         zip(
@@ -319,9 +326,7 @@ def file_mutations(bundle: Path) -> list[Mutation]:
         # no tiers at all is allowed (no declaration fee), an incomplete schedule is not
         whole = needed.get(file) and spec.name != "declaration_tiers"
         if not spec.optional or file.startswith("events/") or whole:
-            found.append(
-                Mutation("missing_file", file, lambda b, f=file: (b / f).unlink(), None, None)
-            )
+            found.append(Mutation("missing_file", file, _delete_file(file), None, None))
     return found
 
 

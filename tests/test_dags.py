@@ -44,7 +44,7 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_dag_folder_imports(bag: Any) -> None:
-    from airflow.timetables.assets import AssetTriggeredTimetable
+    from airflow.timetables.simple import AssetTriggeredTimetable
 
     from dayclear.trading_calendar import TradingDayTimetable
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -18,6 +19,9 @@ from dayclear.simulator import SimulationConfig, simulate
 from dayclear.stream_jobs import start_preaggregation, stop
 from dayclear.stream_snapshot import freeze_snapshot
 from tests.same_aggregates import assert_same_as_file_fed, assert_same_snapshots
+
+if TYPE_CHECKING:
+    from dayclear.kafka_broker import Broker
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 20)  # the Friday before the stream-day test's Monday: its close refuses these
@@ -30,8 +34,8 @@ def _send_raw(bootstrap: str, topic: str, key: str, value: bytes) -> None:
 
 
 def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
-    kafka, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    kafka: Broker, tmp_path: Path
+) -> None:
     bundle, snapshot = tmp_path / "bundle", tmp_path / "snapshots" / DAY.isoformat()
     counts = simulate(
         SimulationConfig(day=DAY, accounts=200, members=10, trades=300, seed=5), bundle
@@ -57,7 +61,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     numeric_price = fractional | {"seq": counts["orders"] + 3, "qty": 1, "price": 4000}
     text_seq = bad_qty | {"seq": str(counts["trades"] + 3), "trade_id": "TSTR", "qty": 1}
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
-    late = dict(zip(move[0].split(","), move[1].split(","), strict=True))
+    late: dict[str, object] = dict(zip(move[0].split(","), move[1].split(","), strict=True))
     late |= {"seq": counts["fund_movements"] + 1, "trading_day": "2026-11-19"}
     huge = bad_qty | {"seq": counts["trades"] + 2, "trade_id": "THUGE", "qty": 1}
     huge["price"] = (
@@ -79,13 +83,13 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         ("fund_movements", late["account_id"], json.dumps(late).encode()),
     ]
     for topic, key, value in injected:
-        _send_raw(kafka.bootstrap, topic, key, value)
+        _send_raw(kafka.bootstrap, topic, str(key), value)
 
     record = close_day(bundle, DAY, kafka.bootstrap, snapshot)
     streamed = _streamed(kafka.bootstrap, bundle, tmp_path, start)
 
     assert record["complete"], record
-    topics = record["topics"]
+    topics = cast(dict[str, dict[str, Any]], record["topics"])  # as dayclear.close.completeness
     assert topics["orders"]["dead_letter_reasons"] == {
         "malformed: not a JSON object": 2,
         "unknown account": 1,

@@ -25,7 +25,7 @@ def flushed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         seen.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
         real(fd)
 
-    monkeypatch.setattr(durable.os, "fsync", recording)
+    monkeypatch.setattr(os, "fsync", recording)  # the module settlement.durable calls
     return seen
 
 

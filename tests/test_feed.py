@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import pytest
@@ -104,7 +105,10 @@ def test_pieces_cover_the_day_once_each_later_than_the_last(
     feed = day_feed(events)
     pieces = [piece(feed, (k, 3)) for k in range(3)]
     assert pl.concat(pieces).equals(feed)
-    assert all(a["ts"].max() <= b["ts"].min() for a, b in pairwise(pieces))
+    # ts is a Datetime column (schemas: timestamp)
+    assert all(
+        cast(datetime, a["ts"].max()) <= cast(datetime, b["ts"].min()) for a, b in pairwise(pieces)
+    )
     with pytest.raises(ValueError):
         piece(feed, (3, 3))
 

@@ -22,8 +22,12 @@ pytestmark = pytest.mark.slow
 FIRST = SimulationConfig(day=date(2026, 6, 17), accounts=300, members=12, trades=1500, seed=5)
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return json.loads((folder / "manifest.json").read_text())["files"]
+def _digest(folder: Path) -> dict[str, dict[str, object]]:
+    """The manifest's files: per path its ``sha256`` and ``rows``."""
+    files: dict[str, dict[str, object]] = json.loads((folder / "manifest.json").read_text())[
+        "files"
+    ]
+    return files
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import pytest
@@ -97,7 +98,7 @@ def test_sums_add_up_across_any_chunking(
     assert add_up([futures_sums(c) for c in chunks]).equals(whole)
     # and the sums are the legs' own totals
     assert (
-        whole["buy_open"].sum() + whole["buy_close"].sum()
+        cast(int, whole["buy_open"].sum()) + cast(int, whole["buy_close"].sum())  # Int128 sums
         == legs.filter(pl.col("side") == "BUY")["qty"].sum()
     )
 

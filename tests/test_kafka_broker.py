@@ -4,6 +4,7 @@ client pieces of dayclear/kafka_io.py on it: the feed, offsets, transactions, co
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -58,11 +59,13 @@ def test_a_day_fed_in_pieces_is_on_its_topics_once_in_ts_order(kafka, tmp_path) 
     finally:
         reader.close()
     assert len(records) == 2 * sum(counts.values())
-    by_partition: dict[tuple[str, int], list[dict[str, object]]] = {}
+    by_partition: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for m in records:
-        value = json.loads(m.value())
+        raw, source, partition = m.value(), m.topic(), m.partition()
+        assert raw is not None and source is not None and partition is not None
+        value = json.loads(raw)
         assert value["trading_day"] == day.isoformat()
-        by_partition.setdefault((m.topic(), m.partition()), []).append(value)
+        by_partition.setdefault((source, partition), []).append(value)
     for values in by_partition.values():  # each run of the day in ts order within a partition
         half = len(values) // 2
         for run in (values[:half], values[half:]):

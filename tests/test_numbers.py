@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal as D
 
 import polars as pl
@@ -42,10 +43,11 @@ def test_ticks() -> None:
     """§4 on the tick as the rules do it, in integer units: a limit up down to the tick, a limit
     down up to it."""
 
-    def on_tick(value: str, tick: str, to_tick: object) -> D:
+    def on_tick(value: str, tick: str, to_tick: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> D:
         frame = pl.DataFrame({"v": [D(value)], "t": [D(tick)]}, schema={"v": DEC, "t": DEC})
         v, t = units(pl.col("v"), 6), units(pl.col("t"), 6)
-        return frame.select(from_units(to_tick(v, t) * t, 6).alias("x"))["x"][0]  # type: ignore[operator]
+        on: D = frame.select(from_units(to_tick(v, t) * t, 6).alias("x"))["x"][0]
+        return on
 
     assert on_tick("4346.32", "0.2", div_floor) == D("4346.2")
     assert on_tick("3556.08", "0.2", div_ceil) == D("3556.2")

@@ -13,10 +13,15 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from portal_day import DAY
-from portal_server import PASSWORDS, member_password, member_user
+
+from tests.portal_day import DAY
+from tests.portal_server import PASSWORDS, member_password, member_user
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.slow
 
@@ -106,8 +111,11 @@ def sign_in(page, url: str, username: str, password: str, lang: str, tmp_path: P
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_staff_click_through_to_a_break(browser, portal_story, tmp_path: Path, lang: str) -> None:  # type: ignore[no-untyped-def]
-    url, requests, says = portal_story["url"], [], SAYS[lang]
+def test_staff_click_through_to_a_break(
+    browser: Browser, portal_story: dict[str, Any], tmp_path: Path, lang: str
+) -> None:
+    url, says = portal_story["url"], SAYS[lang]
+    requests: list[str] = []
     page = new_page(browser, url, requests)
     sign_in(page, url, "staff", PASSWORDS["staff"], lang, tmp_path)
     row = page.locator(f"#days tr[data-day='{D}']")
@@ -162,9 +170,10 @@ def test_staff_click_through_to_a_break(browser, portal_story, tmp_path: Path, l
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_member_sees_the_reissue_reads_its_figures_and_downloads_its_file(
-    browser, portal_story, tmp_path: Path, lang: str
-) -> None:  # type: ignore[no-untyped-def]
-    url, out, requests, says = portal_story["url"], Path(portal_story["out"]), [], SAYS[lang]
+    browser: Browser, portal_story: dict[str, Any], tmp_path: Path, lang: str
+) -> None:
+    url, out, says = portal_story["url"], Path(portal_story["out"]), SAYS[lang]
+    requests: list[str] = []
     changes = json.loads((out / D / "v2" / "changes.json").read_text())
     member = sorted(changes["members"])[0]  # a member whose files the correction changed
     page = new_page(browser, url, requests)

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import run_dayclear
-from portal_day import DAY
-from portal_server import PROXY, form_token, member_password, member_user, sign_in, signed_in
 
 from portal.store import LogFilter
+from tests.conftest import run_dayclear
+from tests.portal_day import DAY
+from tests.portal_server import PROXY, form_token, member_password, member_user, sign_in, signed_in
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,16 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from portal_day import DAY
-from portal_server import PASSWORDS, form_token, member_password, member_user, sign_in, signed_in
+
+from tests.portal_day import DAY
+from tests.portal_server import (
+    PASSWORDS,
+    form_token,
+    member_password,
+    member_user,
+    sign_in,
+    signed_in,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +69,7 @@ def accounts_of(story: dict[str, Any], member: str) -> set[str]:
 def raw_get(url: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
     """A request with the path sent byte for byte (no client-side normalisation of ``..``)."""
     parts = urlsplit(url)
+    assert parts.hostname is not None, url
     con = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     con.putrequest("GET", path, skip_accept_encoding=True)
     for key, value in headers.items():

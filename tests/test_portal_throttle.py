@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from portal_server import PROXY, serve, sign_in
 
 from portal.settings import Throttle
 from portal.store import LogFilter, Store
+from tests.portal_server import PROXY, serve, sign_in
 
 USER_LIMIT, CLIENT_LIMIT, LOCK_SECONDS = 3, 4, 30.0
 

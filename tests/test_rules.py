@@ -14,7 +14,7 @@ from settlement.positions import end_of_day_positions, position_breaks
 from settlement.prices import price_limits, traded_settlement, window_of_minute
 from tests.frames import futures_sums, leg, table
 
-P = 10**PRICE_SCALE
+P: int = 10**PRICE_SCALE
 
 
 def _u(text: str, scale: int = PRICE_SCALE) -> int:
@@ -148,8 +148,10 @@ def test_settlement_vwap_windows_and_half_up() -> None:
 def _option_margin_per_lot(s: str, u: str, k: str, m: str, strike: str, mult: int, call: bool) -> D:
     """The §7.2 per-lot short option margin, Round(·, 2), for literal inputs."""
     per_lot = option_margin_per_lot(
-        *(pl.lit(_u(v), pl.Int128) for v in (s, u)),
-        *(pl.lit(_u(v, 8), pl.Int128) for v in (k, m)),
+        pl.lit(_u(s), pl.Int128),
+        pl.lit(_u(u), pl.Int128),
+        pl.lit(_u(k, 8), pl.Int128),
+        pl.lit(_u(m, 8), pl.Int128),
         pl.lit(_u(strike), pl.Int128),
         pl.lit(mult, pl.Int128),
         pl.lit(call),
@@ -328,7 +330,18 @@ def test_declaration_fee_tiers_and_otr() -> None:
             },
         ],
     )
-    reference = Reference(*[pl.DataFrame()] * 2, tiers, *[pl.DataFrame()] * 6)  # type: ignore[arg-type]
+    empty = pl.DataFrame()
+    reference = Reference(
+        holidays=empty,
+        products=empty,
+        declaration_tiers=tiers,
+        instruments=empty,
+        margin_rates=empty,
+        members=empty,
+        accounts=empty,
+        underlyings=empty,
+        final_settlement_prices=empty,
+    )
     declarations = table(
         "agg_declarations",
         [

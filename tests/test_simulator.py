@@ -50,7 +50,8 @@ def test_universe_and_activity(tmp_path: Path) -> None:
         "T2706",
     }
     positions = list(csv.DictReader((tmp_path / "opening" / "positions.csv").open()))
-    long_, short = Counter(), Counter()
+    long_: Counter[str] = Counter()
+    short: Counter[str] = Counter()
     for r in positions:
         long_[r["instrument_id"]] += int(r["long_qty"])
         short[r["instrument_id"]] += int(r["short_qty"])

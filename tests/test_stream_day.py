@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import pytest
 
@@ -21,12 +23,16 @@ from settlement.aggregates import read_aggregates
 from tests.published import assert_funds_identity, assert_position_invariants, member_rows
 from tests.same_aggregates import assert_same_as_file_fed
 
+if TYPE_CHECKING:
+    from audit.reconcile import Reconciliation
+    from dayclear.kafka_broker import Broker
+
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture(scope="module")
-def settled(kafka, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def settled(kafka: Broker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("day")
     bundle, snapshot, out = root / "bundle", root / "snapshot", root / "out"
     simulate(SimulationConfig(day=DAY, accounts=400, members=20, trades=1500, seed=11), bundle)
@@ -44,6 +50,23 @@ def test_stream_aggregates_equal_batch_aggregates(settled: dict[str, Path]) -> N
     assert_same_as_file_fed(settled["bundle"], DAY, settled["snapshot"], settled["root"])
 
 
+@dataclass
+class _Lot:
+    """A lot opened today, FIFO: its price and the quantity still open."""
+
+    price: D
+    qty: int
+
+
+class _Walk(TypedDict):
+    """One (account, instrument, hedge flag, long or short) while walking the legs."""
+
+    prev: int  # the opening position not yet closed
+    lots: list[_Lot]  # today's open lots, oldest first
+    today: int  # today's open quantity not yet closed
+    pos: int
+
+
 def test_matchings_equal_a_sequential_walk(settled: dict[str, Path]) -> None:
     """§5.1 close-today-first and FIFO, recomputed here by walking the legs in seq order."""
     opening = {
@@ -53,7 +76,7 @@ def test_matchings_equal_a_sequential_walk(settled: dict[str, Path]) -> None:
         )
         for r in csv.DictReader((settled["bundle"] / "opening" / "positions.csv").open())
     }
-    state: dict[tuple[str, ...], dict[str, object]] = {}
+    state: dict[tuple[str, ...], _Walk] = {}
     expected = {}
     for t in csv.DictReader((settled["bundle"] / "events" / "trades.csv").open()):
         for leg_no, side in enumerate(("buy", "sell")):
@@ -68,25 +91,25 @@ def test_matchings_equal_a_sequential_walk(settled: dict[str, Path]) -> None:
             s = state.setdefault(key, {"prev": prev, "lots": [], "today": 0, "pos": prev})
             q, p = int(t["qty"]), D(t["price"])
             if offset == "OPEN":
-                s["lots"].append([p, q])
+                s["lots"].append(_Lot(p, q))
                 s["today"] += q
-                s["pos"] += q  # type: ignore[attr-defined,operator]
+                s["pos"] += q
                 expected[(int(t["seq"]), leg_no)] = (0, 0, D(0), s["pos"])
                 continue
             ctq = min(q, s["today"])
-            s["today"] -= ctq  # type: ignore[call-overload,operator]
+            s["today"] -= ctq
             from_prev = min(q, s["prev"])
-            s["prev"] -= from_prev  # type: ignore[call-overload,operator]
+            s["prev"] -= from_prev
             rest, cost = q - from_prev, D(0)
             while rest:
-                lot = s["lots"][0]  # type: ignore[index]
-                take = min(rest, lot[1])
-                cost += lot[0] * take
-                lot[1] -= take
+                lot = s["lots"][0]
+                take = min(rest, lot.qty)
+                cost += lot.price * take
+                lot.qty -= take
                 rest -= take
-                if lot[1] == 0:
-                    s["lots"].pop(0)  # type: ignore[attr-defined]
-            s["pos"] -= q  # type: ignore[operator]
+                if lot.qty == 0:
+                    s["lots"].pop(0)
+            s["pos"] -= q
             expected[(int(t["seq"]), leg_no)] = (ctq, from_prev, cost, s["pos"])
     legs = read_aggregates(settled["snapshot"]).legs
     got = {
@@ -141,7 +164,7 @@ def test_settlement_prices_follow_section_3(settled: dict[str, Path]) -> None:
                     break
                 window += 1
             source = "VWAP_LAST_HOUR" if window == 1 else "VWAP_EARLIER_WINDOW"
-        vwap = (sum(p * q for _, p, q in chosen) / sum(q for *_, q in chosen)).quantize(
+        vwap = (sum((p * q for _, p, q in chosen), D(0)) / sum(q for *_, q in chosen)).quantize(
             dp, rounding=ROUND_HALF_UP
         )
         row = published[instrument]
@@ -182,7 +205,7 @@ def test_section_12_invariants_on_published_files(settled: dict[str, Path]) -> N
     assert manifest["lineage"]["source"] == "kafka"
 
 
-def _audit(day_dir_out: Path, bundle: Path, log: Path) -> dict[str, object]:
+def _audit(day_dir_out: Path, bundle: Path, log: Path) -> Reconciliation:
     from dayclear.demo import run_airflow
 
     conf = json.dumps({"day": DAY.isoformat(), "bundle": str(bundle), "out": str(day_dir_out)})
@@ -192,7 +215,7 @@ def _audit(day_dir_out: Path, bundle: Path, log: Path) -> dict[str, object]:
     except RuntimeError as exc:
         failed = exc
     version = (day_dir_out / DAY.isoformat() / "LATEST").read_text().strip()
-    report = json.loads(
+    report: Reconciliation = json.loads(
         (day_dir_out / DAY.isoformat() / "audit" / version / "reconciliation.json").read_text()
     )
     assert (failed is None) == report["passed"]
@@ -293,7 +316,7 @@ def _smoke(bundle: Path, out: Path, bootstrap: str, log: Path) -> tuple[bool, st
     return True, log.read_text()
 
 
-def test_smoke_dag_passes_a_clean_day(settled: dict[str, Path], kafka) -> None:  # type: ignore[no-untyped-def]
+def test_smoke_dag_passes_a_clean_day(settled: dict[str, Path], kafka: Broker) -> None:
     ok, log = _smoke(
         settled["bundle"],
         settled["folder"].parent.parent,
@@ -306,8 +329,8 @@ def test_smoke_dag_passes_a_clean_day(settled: dict[str, Path], kafka) -> None: 
 
 
 def test_smoke_dag_fails_clearly_without_a_reference_file(
-    settled: dict[str, Path], kafka, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    settled: dict[str, Path], kafka: Broker, tmp_path: Path
+) -> None:
     import shutil
 
     bundle = tmp_path / "bundle"

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dayclear.kafka_io import TopicReader, end_offsets, producer
 from dayclear.stream_jobs import committed, start_surveillance, stop
+
+if TYPE_CHECKING:
+    from dayclear.kafka_broker import Broker
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-24"
@@ -90,8 +95,14 @@ def checkpointed(bootstrap: str, group: str, job, log: Path, wait: float = 150) 
 
 
 def alerts_of(
-    bootstrap: str, day: str, wanted: int, job, log: Path, group: str, wait: float = 150
-) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    bootstrap: str,
+    day: str,
+    wanted: int,
+    job: subprocess.Popen[bytes],
+    log: Path,
+    group: str,
+    wait: float = 150,
+) -> list[dict[str, object]]:
     """The committed alerts of ``day``, once ``wanted`` are there and the job has checkpointed
     every input (so a duplicate would be committed by then too)."""
     reader = TopicReader(bootstrap, ["alerts"])
@@ -141,8 +152,8 @@ def test_self_trade_and_cancel_count_raise_one_alert_each(kafka, tmp_path: Path)
 
 
 def test_killed_twice_and_restored_from_checkpoints_alerts_exactly_once(
-    kafka, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    kafka: Broker, tmp_path: Path
+) -> None:
     """Crash (SIGKILL) the job twice mid-day; each restart resumes from the latest checkpoint: the
     cancel count survives (the alert comes once, at the third cancel, which arrives after the first
     crash), no self-trade alert is lost or repeated."""

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", default="")
     args = parser.parse_args(argv)
     bundle, snapshot = args.work / "bundle", args.work / "snapshot"
-    lineage = {
+    lineage: dict[str, object] = {
         "source": "snapshot",
         "inputs": bundle_fingerprint(bundle, TERMS),
         "code_version": code_version(),

@@ -232,7 +232,7 @@ class Day:
         record = close_from_stream(DAY, self.bundle, self.settings.bootstrap, self.snapshot, 900)
         # the stream closed the day: not the bounded batch job (close_stream_first's fallback)
         assert record["frozen_by"] == {"path": "stream", "reason": record["frozen_by"]["reason"]}  # type: ignore[index]
-        assert record["frozen_by"]["path"] == "stream"  # type: ignore[index]
+        assert record["frozen_by"]["path"] == "stream"
         assert record["complete"], record
         topics = record["topics"]
         assert isinstance(topics, dict)
