@@ -104,7 +104,8 @@ def _settled(state: Path) -> bool:
         "SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running') AND dag_id = ANY(%s)",
         DAGS,
     )
-    return unfinished[0][0] == 0
+    count: int = unfinished[0][0]
+    return count == 0
 
 
 @pytest.fixture(scope="module")
