@@ -272,15 +272,31 @@ def _configure_brokers(settings: Settings) -> None:
             )
 
 
+#: How long a restart waits for its ports: the connections of a process that was killed linger
+#: in FIN_WAIT2 up to ``net.ipv4.tcp_fin_timeout`` (60 s) while their peers keep them open, and
+#: until then they hold the port against a new listener (seen: the JobManager restarted at once
+#: after a SIGKILL found its REST port taken).
+PORT_WAIT_S = 90.0
+
+
+def _await_ports(name: str, ports: list[int], timeout: float = PORT_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while taken := [p for p in ports if not kafka_broker.port_free(p)]:
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"{name}: port {taken[0]} on 127.0.0.1 is taken by another process"
+                f" (waited {timeout:g} s)"
+            )
+        time.sleep(1)
+
+
 def start_broker(settings: Settings, node: int) -> int:
     """Start node ``node`` (configured and formatted by :func:`up`) unless it runs already."""
     name = broker_name(node)
     running = pid_of(settings, name)
     if running:
         return running
-    for port in (settings.broker_port(node), settings.controller_port(node)):
-        if not kafka_broker.port_free(port):
-            raise ClusterError(f"{name}: port {port} on 127.0.0.1 is taken by another process")
+    _await_ports(name, [settings.broker_port(node), settings.controller_port(node)])
     home = _broker_home(settings, node)
     command = kafka_broker.java_command(
         home, "kafka.Kafka", str(home / "server.properties"), max_heap="512m"
@@ -484,9 +500,7 @@ def start_jobmanager(settings: Settings) -> int:
     running = pid_of(settings, jobmanager_name())
     if running:
         return running
-    for port in (settings.rest_port, settings.rpc_port):
-        if not kafka_broker.port_free(port):
-            raise ClusterError(f"Flink: port {port} on 127.0.0.1 is taken by another process")
+    _await_ports("Flink", [settings.rest_port, settings.rpc_port])
     command = ["bash", str(PYFLINK / "bin" / "jobmanager.sh"), "start-foreground"]
     return _spawn(settings, jobmanager_name(), command, _flink_env(settings))
 

@@ -307,9 +307,17 @@ def cancel_cluster_job(session: Session, grace_s: float = 30) -> None:
         record = json.loads(session.paths.job.read_text())
     except FileNotFoundError:
         return  # not started yet, or an embedded run that recorded nothing
-    if record.get("rest"):
+    if not record.get("rest"):
+        return
+    try:
         state = flink_rest.cancel(record["rest"], record["job_id"], timeout=max(grace_s, 60))
-        log.info("session of %s: cluster job %s is %s", session.day, record["job_id"], state)
+    except flink_rest.FlinkRestError as exc:  # no JobManager answers, or the job would not end:
+        # said loudly, and the caller goes on (a fallback close must not stop here)
+        log.warning(
+            "session of %s: cluster job %s not cancelled: %s", session.day, record["job_id"], exc
+        )
+        return
+    log.info("session of %s: cluster job %s is %s", session.day, record["job_id"], state)
 
 
 def stop_follower(session: Session, grace_s: float = 30) -> None:

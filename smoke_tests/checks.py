@@ -6,11 +6,14 @@ Each check returns a list of problems as plain sentences naming the file or serv
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from datetime import date
 from pathlib import Path
 
 from schemas.registry import group_specs
+
+log = logging.getLogger(__name__)
 
 
 def reference_problems(bundle: Path, day: date) -> list[str]:
@@ -36,18 +39,30 @@ def reference_problems(bundle: Path, day: date) -> list[str]:
     return problems
 
 
+def broker_problems(bootstrap: str, timeout: float = 3.0) -> list[str]:
+    """A problem when no broker of ``bootstrap`` (``host:port[,host:port...]``) answers. One broker
+    of the cluster down is not a smoke failure (replication factor 3, ``min.insync.replicas`` 2:
+    the cluster works on two); it is logged as a warning."""
+    silent: list[str] = []
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                pass
+        except (OSError, ValueError) as exc:
+            silent.append(f"{address.strip()} ({exc})")
+    if len(silent) == len(bootstrap.split(",")):
+        return [f"no Kafka broker of {bootstrap} answers: {'; '.join(silent)}"]
+    for broker in silent:
+        log.warning("Kafka broker %s does not answer; the others do", broker)
+    return []
+
+
 def service_problems(bootstrap: str | None) -> list[str]:
-    """The broker answers, and the Flink connector and a JVM are there for the pre-aggregation job."""
+    """A broker answers, and the Flink connector and a JVM are there for the pre-aggregation job."""
     from dayclear.paths import ROOT, java_home
 
-    problems: list[str] = []
-    if bootstrap:
-        host, port = bootstrap.rsplit(":", 1)
-        try:
-            with socket.create_connection((host, int(port)), timeout=3):
-                pass
-        except OSError as exc:
-            problems.append(f"Kafka broker {bootstrap} does not answer: {exc}")
+    problems: list[str] = broker_problems(bootstrap) if bootstrap else []
     if not sorted((ROOT / "target" / "flink-libs").glob("flink-sql-connector-kafka-*.jar")):
         problems.append(
             "the Flink Kafka SQL connector jar is missing from target/flink-libs (run `make jars`)"
