@@ -43,15 +43,16 @@ def broker_problems(bootstrap: str, timeout: float = 3.0) -> list[str]:
     """A problem when no broker of ``bootstrap`` (``host:port[,host:port...]``) answers. One broker
     of the cluster down is not a smoke failure (replication factor 3, ``min.insync.replicas`` 2:
     the cluster works on two); it is logged as a warning."""
+    addresses = [a.strip() for a in bootstrap.split(",")]
     silent: list[str] = []
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
+    for address in addresses:
+        host, _, port = address.rpartition(":")
         try:
             with socket.create_connection((host, int(port)), timeout=timeout):
                 pass
         except (OSError, ValueError) as exc:
-            silent.append(f"{address.strip()} ({exc})")
-    if len(silent) == len(bootstrap.split(",")):
+            silent.append(f"{address} ({exc})")
+    if len(silent) == len(addresses):
         return [f"no Kafka broker of {bootstrap} answers: {'; '.join(silent)}"]
     for broker in silent:
         log.warning("Kafka broker %s does not answer; the others do", broker)

@@ -21,14 +21,12 @@ broker's port before it restarts ("Address already in use": seen on 39092)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import signal
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ import pytest
 from confluent_kafka import KafkaException
 
 from audit.run import reconciled_differences
-from dayclear import cluster
+from dayclear import cluster, flink_rest
 from dayclear.kafka_io import new_admin, offsets, produce_bundle
 from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
 from dayclear.session import Session, job_running, open_session, stop_follower, stop_job
@@ -102,14 +100,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, in
 def _jobs(settings: cluster.Settings) -> list[dict[str, Any]]:
     status, body = cluster._http_get(f"http://{settings.rest}/jobs/overview")
     return body["jobs"] if status == 200 and isinstance(body, dict) else []
-
-
-def _cancel(settings: cluster.Settings, jid: str) -> None:
-    request = urllib.request.Request(
-        f"http://{settings.rest}/jobs/{jid}?mode=cancel", method="PATCH"
-    )
-    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=10):
-        pass
 
 
 def _running_job(settings: cluster.Settings) -> str | None:
@@ -193,6 +183,18 @@ class Day:
 
         self.feed = threading.Thread(target=play, daemon=True)
         self.feed.start()
+
+    def restore(self) -> None:
+        """Resume the session's run from its newest retained checkpoint, as an operator does
+        (``dayclear session open --restore``)."""
+        self.session = open_session(
+            DAY,
+            self.bundle,
+            self.settings.bootstrap,
+            snapshot=self.snapshot,
+            restore=True,
+            checkpoint_ms=CHECKPOINT_MS,
+        )
 
     def _submitted(self) -> bool:
         """Is every task of the session's job running? Fails at once, with the driver's exit
@@ -282,7 +284,7 @@ class Day:
             stop_follower(self.session)
         for job in _jobs(self.settings):
             if job["state"] not in ("FINISHED", "CANCELED", "FAILED"):
-                _cancel(self.settings, str(job["jid"]))
+                flink_rest.cancel(self.settings.rest, str(job["jid"]))
         _until(
             "no job left running on the cluster",
             lambda: all(
@@ -429,14 +431,7 @@ def test_jobmanager_killed_mid_session(day: Day) -> None:
     if not driver_ended_by_itself:
         stop_job(day.session)
     assert day.committed() == idle  # nothing committed while no job ran
-    day.session = open_session(
-        DAY,
-        day.bundle,
-        settings.bootstrap,
-        snapshot=day.snapshot,
-        restore=True,
-        checkpoint_ms=CHECKPOINT_MS,
-    )
+    day.restore()
     log = day.session.paths.log
     _until(
         "the restored driver's first line", lambda: log.read_text().count("restoring from ") == 2
@@ -460,14 +455,7 @@ def test_a_driver_killed_leaves_its_job_which_restore_and_stop_cancel(day: Day) 
     _kill(day.session.pid)  # the driver (and the Python process group); not the job
     assert not job_running(day.session)
     assert _running_job(settings) == first, "the orphaned job runs on in the cluster"
-    day.session = open_session(
-        DAY,
-        day.bundle,
-        settings.bootstrap,
-        snapshot=day.snapshot,
-        restore=True,
-        checkpoint_ms=CHECKPOINT_MS,
-    )
+    day.restore()
     assert {j["jid"]: j["state"] for j in _jobs(settings)}[first] == "CANCELED"
     second = _until("the restored job running", lambda: _running_job(settings))
     assert second != first

@@ -1,6 +1,7 @@
 package dev.dayclear.flink;
 
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -45,7 +46,7 @@ public class JsonFields extends ScalarFunction {
         int n = layout.size();
         String[] fields = new String[n + 1];
         char[] types = new char[n];
-        java.util.Arrays.fill(types, '-');
+        Arrays.fill(types, '-');
         try (JsonParser parser = FACTORY.createParser(text)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 return null;
