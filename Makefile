@@ -26,7 +26,7 @@ browser:                   ## Debian's Chromium and a Chinese font for the porta
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
-postgres:                  ## Debian's PostgreSQL server for Airflow's metadata (dayclear/airflow_services.py)
+postgres:                  ## Debian's PostgreSQL server for Airflow's metadata (devtools/airflow_services.py)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
@@ -51,9 +51,10 @@ chaos: setup postgres      ## the long fault and scale cases (tests marked chaos
 test-fast: env             ## unit tests only
 	$(BIN)/pytest -m "not slow"
 
-lint: env
+lint: env                  ## ruff, and the layers' import contracts (docs/architecture.md, pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: env
 	$(BIN)/mypy

@@ -14,6 +14,8 @@ from typing import Any, TypedDict
 
 import pandas as pd
 
+from edge.events import topic_file_spec
+from publication.publish import MEMBER_FILES
 from schemas.registry import EVENT_TOPICS, FileSpec, file_spec, group_specs
 
 PATTERNS = {
@@ -67,6 +69,7 @@ class SuiteResult(TypedDict):
 
 
 def _expectations(spec: FileSpec) -> list[Any]:
+    # imported with the suite, as in validate() below: importing Great Expectations takes ~10 s.
     # great_expectations.expectations imports its classes without re-exporting them (no __all__,
     # no ``as`` aliases), so mypy's strict no_implicit_reexport flags each use below.
     import great_expectations.expectations as gxe
@@ -94,8 +97,6 @@ def _expectations(spec: FileSpec) -> list[Any]:
 
 
 def _frames(bundle: Path, folder: Path) -> dict[str, tuple[FileSpec, pd.DataFrame]]:
-    from settlement.events import topic_file_spec
-    from settlement.publish import MEMBER_FILES
 
     frames: dict[str, tuple[FileSpec, pd.DataFrame]] = {}
     for spec in group_specs("reference"):
@@ -133,6 +134,7 @@ def _frames(bundle: Path, folder: Path) -> dict[str, tuple[FileSpec, pd.DataFram
 
 def validate(bundle: Path, folder: Path, project: Path) -> dict[str, SuiteResult]:
     """Run every suite; returns per suite its success and the failed expectations with examples."""
+    # Great Expectations is imported only when a suite runs: importing it takes ~10 s.
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

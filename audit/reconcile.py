@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import duckdb
 
+from edge.durable import replace_file
+from edge.formats import json_bytes
 from schemas.registry import file_spec
-from settlement.durable import replace_file
-from settlement.formats import json_bytes
 
 if TYPE_CHECKING:
-    from .expectations import SuiteResult
+    from audit.expectations import SuiteResult
 
 # Published tables compared with the recompute: every column of the file's schema (schemas/) that the
 # recompute also produces, by its logical type.

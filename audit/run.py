@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .expectations import validate
-from .recompute import recompute
-from .reconcile import Reconciliation, reconcile, write_report
+from audit.expectations import validate
+from audit.recompute import recompute
+from audit.reconcile import Reconciliation, reconcile, write_report
 
 
 def audit_day(bundle: Path, day: date, out: Path) -> tuple[Reconciliation, Path]:

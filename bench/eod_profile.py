@@ -1,6 +1,6 @@
 """Where the stream-assisted end of day spends its time, on a day prepared by bench/exchange_scale.py.
 
-Runs (a) — ``dayclear.pipeline.settle_snapshot`` and ``publish_result``, as the benchmark does —
+Runs (a) — ``driver.pipeline.settle_snapshot`` and ``publish_result``, as the benchmark does —
 once, with the named steps timed cumulatively (a step called per shard is summed over the shards;
 nested steps are counted in their callers too, so the shares do not add up to 100 %).
 
@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DAY = date(2026, 11, 23)  # bench/exchange_scale.py's day
 STEPS = {
-    "dayclear.pipeline": ["read_aggregates"],
-    "settlement.journal_files": ["read_journal"],
-    "settlement.shards": ["_split", "settle_day", "render", "spooled", "csv_bytes"],
+    "driver.pipeline": ["read_aggregates"],
+    "edge.journal_files": ["read_journal"],
+    "driver.shards": ["_split", "settle_day", "render", "spooled", "csv_bytes"],
     "settlement.eod": ["priced", "declaration_fees", "account_margin", "funds"],
-    "settlement.publish": ["sync_tree", "verify_folder"],
+    "publication.publish": ["sync_tree", "verify_folder"],
 }
 
 
@@ -63,13 +63,14 @@ def main() -> None:
     for module_name, names in STEPS.items():
         for name in names:
             timed(seconds, importlib.import_module(module_name), name)
-    import dayclear.pipeline as pipeline
+    import driver.pipeline as pipeline
+    from edge.bundle import load_inputs
 
     out = args.work / "published_profile"
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     snapshot, bundle = args.work / "snapshot", args.work / "bundle"
-    rendered = pipeline.settle_snapshot(bundle, DAY, snapshot, pipeline.load_inputs(bundle, DAY))
+    rendered = pipeline.settle_snapshot(bundle, DAY, snapshot, load_inputs(bundle, DAY))
     settled = time.perf_counter()
     pipeline.publish_result(rendered, snapshot, out, {"source": "bench"})
     ended = time.perf_counter()

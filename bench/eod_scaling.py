@@ -2,7 +2,7 @@
 
 For each configuration: simulate a day, stage it, run the Flink pre-aggregation job in batch mode over
 the files (intraday work, reported separately), then time the end of day from the frozen aggregates
-(dayclear.pipeline.settle_snapshot: read the snapshot and its trade journal, settle shard by shard,
+(driver.pipeline.settle_snapshot: read the snapshot and its trade journal, settle shard by shard,
 render all files; the journal is built intraday, untimed; the median of 3 runs in this process).
 
     .venv/bin/python bench/eod_scaling.py [--quick]

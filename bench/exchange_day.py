@@ -1,7 +1,7 @@
 """A trading day at exchange scale (e.g. 400 million orders, 20 million trades, 100,000 accounts),
 generated with NumPy/Polars in chunks instead of the event-by-event simulator.
 
-Reference data and the opening state come from :class:`dayclear.simulator.Simulator` (all listed
+Reference data and the opening state come from :class:`devtools.simulator.Simulator` (all listed
 instruments of the 11 products, the same accounts, members and hedgers). The events are vectorised:
 
 * trades are (1) closes of opening positions, each against a distinct opening position and no larger
@@ -37,7 +37,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dayclear.simulator import SimulationConfig, Simulator, trading_mix
+from devtools.simulator import SimulationConfig, Simulator, trading_mix
 from jobs.staging import write_staged
 from schemas.registry import file_spec
 from settlement.calendar import MORNING_MICROS, session_length_micros
@@ -368,7 +368,7 @@ def generate(cfg: ExchangeDay, bundle: Path, staging: Path) -> dict[str, int]:
     gen.write_trades(trades)
     orders = gen.write_orders(trades)
     moves = gen.write_fund_movements()
-    from settlement.bundle import load_opening, load_reference
+    from edge.bundle import load_opening, load_reference
 
     reference = load_reference(bundle, cfg.day)
     write_staged(

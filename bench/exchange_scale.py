@@ -6,12 +6,12 @@ orders, all listed instruments):
 1. generate the day (bench/exchange_day.py; reference + opening by the simulator, events vectorised);
 2. pre-aggregate it with the production Flink job in batch mode over the event files (intraday work in
    production: reported separately, not part of either end of day);
-3. the trade journal (settlement/journal_files.py): each leg's fee and premium and every member's
+3. the trade journal (edge/journal_files.py): each leg's fee and premium and every member's
    finished trades.csv, built from the frozen legs chunk by chunk, with the per-position sums the end
    of day reads — work that depends on no settlement price (reported separately, like step 2);
-4. (a) the stream-assisted end of day, the production code (dayclear.pipeline.settle_snapshot and
+4. (a) the stream-assisted end of day, the production code (driver.pipeline.settle_snapshot and
    publish_result): read the frozen aggregates and the journal's sums, every rule shard by shard of
-   members (settlement/shards.py), render every other published file for every member, link and
+   members (driver/shards.py), render every other published file for every member, link and
    verify the journal's trade files — in a fresh child process, wall time and peak RSS;
 5. (b) the batch-only end of day: audit/recompute.py, every rule from the raw events in DuckDB SQL —
    in a fresh child process (its rendering is not counted, which favours (b));
@@ -69,7 +69,8 @@ def _peak_mib() -> float:
 
 
 def step_journal(work: Path) -> dict[str, float]:
-    from dayclear.pipeline import build_snapshot_journal, load_inputs
+    from driver.pipeline import build_snapshot_journal
+    from edge.bundle import load_inputs
 
     started = time.perf_counter()
     build_snapshot_journal(work / "snapshot", load_inputs(work / "bundle", DAY), DAY)
@@ -77,7 +78,8 @@ def step_journal(work: Path) -> dict[str, float]:
 
 
 def step_a(work: Path) -> dict[str, float]:
-    from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
+    from driver.pipeline import publish_result, settle_snapshot
+    from edge.bundle import load_inputs
 
     started = time.perf_counter()
     out = work / "published"
@@ -139,7 +141,7 @@ def main() -> None:
 
     from exchange_day import ExchangeDay, generate
 
-    from dayclear.pipeline import run_preaggregation
+    from driver.pipeline import run_preaggregation
 
     work = args.work or Path(tempfile.mkdtemp(prefix="dayclear-exchange-"))
     generated, flinked = work / "generated.json", work / "flink.json"

@@ -5,16 +5,16 @@
 2. a day of a few million events, vectorised (bench/exchange_day.py: 20 order messages per trade),
    written as a bundle and read back through the checked parse step (``read_events``), as
    ``dayclear produce`` reads it;
-3. the wire encoding, column-wise (``dayclear.wire.day_feed``: every record's JSON text, the three
+3. the wire encoding, column-wise (``jobs.wire.day_feed``: every record's JSON text, the three
    topics merged in ts order), timed once: its cost per event is added to each client's send time;
 4. each client sends that same feed, unpaced, idempotent with acks=all: confluent-kafka through the
-   production path (``dayclear.kafka_io.send_feed``) with compression none, lz4 and zstd;
+   production path (``jobs.kafka_io.send_feed``) with compression none, lz4 and zstd;
    kafka-python with pre-encoded bytes, 1 MB batches, 20 ms linger and each codec it can use here,
    and ``as today`` (the former ``produce_bundle``: ``json.dumps`` per record, topic after topic).
    A kafka-python run stops after ``--max-seconds`` (a third of it for ``as today``): what it sent
    by then counts, flush included. Every run's records are counted back from the end offsets (each
    event exactly once: no loss, no duplicate);
-5. the paced mode (``dayclear.kafka_io.send_feed`` with ``rate``, the production settings) at
+5. the paced mode (``jobs.kafka_io.send_feed`` with ``rate``, the production settings) at
    ``--rate`` events/s for ``--paced-seconds``: the rate it kept and how far it ended from the
    schedule.
 
@@ -85,7 +85,7 @@ def _bundle(work: Path, accounts: int, trades: int) -> Path:
 
 
 def _records(bootstrap: str) -> int:
-    from dayclear.kafka_io import end_offsets
+    from jobs.kafka_io import end_offsets
 
     return sum(sum(p.values()) for p in end_offsets(bootstrap, EVENT_TOPICS).values())
 
@@ -127,7 +127,7 @@ def kafka_python_as_today(bootstrap: str, events: dict[str, pl.DataFrame], limit
     """The former produce_bundle: json.dumps per record, topic after topic (stopped at limit_s)."""
     from kafka import KafkaProducer
 
-    from dayclear.kafka_io import wire_records
+    from jobs.kafka_io import wire_records
 
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
@@ -188,14 +188,14 @@ def kafka_python_tuned(bootstrap: str, feed: pl.DataFrame, limit_s: float, **set
 
 def confluent(bootstrap: str, feed: pl.DataFrame, **settings: Any) -> int:
     """The production path: ``send_feed`` through ``new_producer``, the whole feed."""
-    from dayclear.kafka_io import new_producer, send_feed
+    from jobs.kafka_io import new_producer, send_feed
 
     return sum(send_feed(new_producer(bootstrap, **settings), feed).values())
 
 
 def paced(bootstrap: str, feed: pl.DataFrame, rate: float) -> dict[str, float]:
     """``send_feed`` at ``rate`` with the production settings, its progress logged every 2 s."""
-    from dayclear.kafka_io import FeedProgress, new_producer, send_feed
+    from jobs.kafka_io import FeedProgress, new_producer, send_feed
 
     def seen(p: FeedProgress) -> None:
         log.info(
@@ -281,10 +281,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dayclear-feed-bench-"))
     os.environ["DAYCLEAR_STATE"] = str(work / "state")
     os.environ["DAYCLEAR_KAFKA_PORT"] = str(args.port)
-    from dayclear import kafka_broker
-    from dayclear.wire import day_feed
-    from settlement.bundle import load_reference
-    from settlement.events import read_events
+    from devtools import kafka_broker
+    from edge.bundle import load_reference
+    from edge.validate import read_events
+    from jobs.wire import day_feed
 
     broker = None
     try:

@@ -3,12 +3,12 @@
 For each size (accounts, trades; 20 order messages per trade, the simulator's mix), on a broker of
 its own (the embedded KRaft broker on port 19492, state in ``--work``):
 
-* **producer**: the day's events into Kafka unpaced (dayclear.kafka_io.produce_bundle), events/s;
-* **(a) backlog**: the streaming pre-aggregation (dayclear.session.open_session, the production
+* **producer**: the day's events into Kafka unpaced (jobs.kafka_io.produce_bundle), events/s;
+* **(a) backlog**: the streaming pre-aggregation (driver.session.open_session, the production
   start) started over that backlog: sustained events/s from its consumer group's committed offsets
   (first commit to caught up), and where the time goes (busy / back-pressured ms per second of each
   Flink task, bench/flink_profile.py, sampled half-way);
-* **(c) close -> LATEST**: the stream-first close (dayclear.stream_close.close_from_stream: end
+* **(c) close -> LATEST**: the stream-first close (driver.stream_close.close_from_stream: end
   offsets, freeze, fold, journal, proof), then the end of day and the publication, each step timed,
   with the peak RSS of this process and of the job's JVM;
 * **reconciliation**: the published day against the independent batch-only recompute from the raw
@@ -68,7 +68,7 @@ def _commit() -> str:
 
 
 def _fresh_broker(work: Path) -> str:
-    from dayclear import kafka_broker
+    from devtools import kafka_broker
 
     kafka_broker.stop()
     shutil.rmtree(work / "kafka", ignore_errors=True)
@@ -78,7 +78,7 @@ def _fresh_broker(work: Path) -> str:
 
 
 def _bundle(work: Path, accounts: int, trades: int) -> tuple[Path, dict[str, int]]:
-    from dayclear.simulator import SimulationConfig, simulate
+    from devtools.simulator import SimulationConfig, simulate
 
     bundle = work / f"bundle-{accounts}-{trades}"
     counts_file = bundle / "counts.json"
@@ -91,7 +91,7 @@ def _bundle(work: Path, accounts: int, trades: int) -> tuple[Path, dict[str, int
 
 
 def _committed(bootstrap: str, group: str) -> int:
-    from dayclear.stream_jobs import committed
+    from jobs.stream_jobs import committed
     from schemas.registry import EVENT_TOPICS
 
     return committed(bootstrap, group, EVENT_TOPICS)
@@ -100,10 +100,11 @@ def _committed(bootstrap: str, group: str) -> int:
 def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int) -> dict[str, Any]:
     """Producer rate, (a) the backlog rate and its profile, (c) close -> LATEST, reconciliation."""
     from audit.run import reconciled_differences
-    from dayclear.kafka_io import offsets, produce_bundle
-    from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
-    from dayclear.session import open_session
-    from dayclear.stream_close import close_from_stream
+    from driver.pipeline import publish_result, settle_snapshot
+    from driver.session import open_session
+    from driver.stream_close import close_from_stream
+    from edge.bundle import load_inputs
+    from jobs.kafka_io import offsets, produce_bundle
 
     bootstrap = _fresh_broker(work)
     bundle, counts = _bundle(work, accounts, trades)
@@ -175,10 +176,10 @@ def paced(
     work: Path, accounts: int, trades: int, rate: float, checkpoint_ms: int
 ) -> dict[str, Any]:
     """(b): the jobs first, then the day played at ``rate`` events/s; lag and CPU per process."""
-    from dayclear import kafka_broker
-    from dayclear.kafka_io import offsets, produce_bundle
-    from dayclear.session import open_session, stop_job
-    from dayclear.stream_jobs import start_surveillance, stop, wait_caught_up
+    from devtools import kafka_broker
+    from driver.session import open_session, stop_job
+    from jobs.kafka_io import offsets, produce_bundle
+    from jobs.stream_jobs import start_surveillance, stop, wait_caught_up
     from schemas.registry import EVENT_TOPICS
 
     bootstrap = _fresh_broker(work)
@@ -273,7 +274,7 @@ def main() -> None:
         if args.sizes
         else [(args.accounts, args.trades)]
     )
-    from dayclear import kafka_broker
+    from devtools import kafka_broker
 
     RESULTS.mkdir(exist_ok=True)
     try:

@@ -50,8 +50,8 @@ CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 def build_day(work: Path, members: int, day: date) -> Path:
     """Simulate and settle one day (the Flink pre-aggregation and the end of day) under ``work``."""
-    from dayclear.pipeline import replay
-    from dayclear.simulator import SimulationConfig, simulate
+    from devtools.simulator import SimulationConfig, simulate
+    from driver.pipeline import replay
 
     state = work / "state"
     bundle = state / "bundles" / day.isoformat()

@@ -11,16 +11,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dayclear.pipeline import (
-    Inputs,
+from devtools.simulator import SimulationConfig, simulate
+from driver.pipeline import (
     build_snapshot_journal,
-    load_inputs,
     run_preaggregation,
     settle_snapshot,
     stage_bundle,
 )
-from dayclear.simulator import SimulationConfig, simulate
-from settlement.journal_files import read_journal
+from edge.bundle import load_inputs
+from edge.journal_files import read_journal
+from settlement.model import Inputs
 
 DAY = date(2026, 11, 23)
 

@@ -44,10 +44,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dayclear-stream-bench-"))
     os.environ["DAYCLEAR_STATE"] = str(work)
     os.environ["DAYCLEAR_KAFKA_PORT"] = "19292"
-    from dayclear import kafka_broker
-    from dayclear.kafka_io import produce_bundle, producer
-    from dayclear.simulator import SimulationConfig, simulate
-    from dayclear.stream_jobs import start_surveillance, stop, wait_caught_up
+    from devtools import kafka_broker
+    from devtools.simulator import SimulationConfig, simulate
+    from jobs.kafka_io import produce_bundle, producer
+    from jobs.stream_jobs import start_surveillance, stop, wait_caught_up
 
     broker = kafka_broker.start()
     kafka_broker.create_topics(broker.bootstrap)
@@ -118,7 +118,7 @@ def main() -> None:
 def read_ceiling(bootstrap: str, decode: str, work: Path, checkpoint_ms: int):  # type: ignore[no-untyped-def]
     import subprocess
 
-    from dayclear.paths import ROOT, flink_env
+    from dayclear.config import ROOT, flink_env
 
     args = ["--bootstrap", bootstrap, "--group", f"bench-{decode}", "--decode", decode]
     args += ["--checkpoints", str(work / f"ck-{decode}"), "--checkpoint-ms", str(checkpoint_ms)]
@@ -136,7 +136,7 @@ def read_ceiling(bootstrap: str, decode: str, work: Path, checkpoint_ms: int):  
 def alert_latencies(bootstrap: str, samples: int, producer) -> list[float]:  # type: ignore[no-untyped-def]
     from confluent_kafka import TopicPartition
 
-    from dayclear.kafka_io import end_offsets, new_consumer
+    from jobs.kafka_io import end_offsets, new_consumer
 
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """(a) the stream-assisted end of day from the frozen aggregates vs (b) a batch-only end of day from the
 raw events, side by side in one run, on simulated days of growing size.
 
-(a) the production end of day (dayclear.pipeline.settle_snapshot): read the snapshot and its trade
+(a) the production end of day (driver.pipeline.settle_snapshot): read the snapshot and its trade
     journal (built intraday, untimed), settle shard by shard of members, render every file (Polars);
 (b) audit/recompute.py: every rule from the raw events in DuckDB SQL (it computes the same results;
     rendering excluded, which favours (b)).

@@ -15,8 +15,8 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, audit_latest, run_paths
-from dayclear.trading_calendar import EXCHANGE_TZ
+from orchestration.dag_support import PUBLISHED, audit_latest, run_paths
+from orchestration.trading_calendar import EXCHANGE_TZ
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import run_paths
-from dayclear.trading_calendar import EXCHANGE_TZ
+from dayclear import logs
+from orchestration.dag_support import run_paths
+from orchestration.trading_calendar import EXCHANGE_TZ
 
+# The tasks import the settlement code inside their bodies on purpose: Airflow parses this file
+# every few seconds, and its top-level code must stay light (Airflow's best practices, "Top level
+# Python code"); polars, Flink and Kafka are imported only when a task runs.
 log = logging.getLogger(__name__)
 
 
@@ -35,17 +39,16 @@ log = logging.getLogger(__name__)
 def dayclear_ops() -> None:
     @task
     def stream_health() -> dict[str, object]:
-        from dayclear.kafka_broker import bootstrap as kafka_bootstrap
-        from dayclear.paths import state_layout
-        from dayclear.stream_health import (
+        from dayclear.config import kafka_bootstrap, state_layout
+        from edge.durable import replace_file
+        from edge.formats import json_bytes
+        from jobs.stream_health import (
             collect_stream_alerts,
             evaluate,
             load_thresholds,
             publish_alerts,
             read_health,
         )
-        from settlement.durable import replace_file
-        from settlement.formats import json_bytes
 
         context = get_current_context()
         conf = context["dag_run"].conf or {}
@@ -58,6 +61,7 @@ def dayclear_ops() -> None:
             conf.get("day")
             or pendulum.from_timestamp(health["at"], tz=EXCHANGE_TZ).date().isoformat()
         )
+        logs.set_day(day)
         with (state.ops / f"health-{day}.jsonl").open("a") as history:
             history.write(json.dumps(health, sort_keys=True) + "\n")  # the portal's chart
         alerts = evaluate(health, thresholds)
@@ -73,7 +77,7 @@ def dayclear_ops() -> None:
 
     @task
     def completeness_after_close() -> None:
-        from dayclear.close import ProofRefused, confirmed_proof
+        from driver.close import ProofRefused, confirmed_proof
 
         context = get_current_context()
         if (context["dag_run"].conf or {}).get("phase") != "close":

@@ -18,10 +18,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, audit_latest, run_paths, smoke_latest
-from dayclear.status import mark, read_status
-from dayclear.trading_calendar import EXCHANGE_TZ
+from orchestration.dag_support import PUBLISHED, audit_latest, run_paths, smoke_latest
+from orchestration.trading_calendar import EXCHANGE_TZ
+from publication.status import mark, read_status
 
+# The tasks import the settlement code inside their bodies on purpose: Airflow parses this file
+# every few seconds, and its top-level code must stay light (Airflow's best practices, "Top level
+# Python code"); polars, Flink and Kafka are imported only when a task runs.
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +40,7 @@ log = logging.getLogger(__name__)
 def dayclear_reissue() -> None:
     @task(outlets=[PUBLISHED])
     def republish() -> int:
-        from dayclear.pipeline import replay
+        from driver.pipeline import replay
         from settlement.errors import DayclearError
 
         context = get_current_context()

@@ -3,7 +3,7 @@
 check inputs -> freeze the snapshot at the close, stream first: the day's running streaming job
 (``dayclear session open``) is frozen at the end offsets and its topics folded, and when the stream
 is unavailable (no session, job dead, offsets not reached within ``stream_timeout`` seconds, proof
-not complete) the bounded batch Flink job runs instead, logging why (dayclear/stream_close.py) ->
+not complete) the bounded batch Flink job runs instead, logging why (driver/stream_close.py) ->
 settle (pure EOD) and publish atomically, recording which path settled the day and why
 (``settled_by`` in the manifest's lineage and the status) -> mark the day's status and emit the
 published-day Asset for the audit and smoke DAGs.
@@ -11,7 +11,7 @@ A data problem (bad input, a break) fails at once with the list of problems; onl
 errors are retried, with exponential backoff. Paths come from the run's conf (``bundle``,
 ``snapshot``, ``out``) or default under $DAYCLEAR_STATE; the broker from ``bootstrap`` or
 $DAYCLEAR_KAFKA_BOOTSTRAP (a scheduled run has no conf). The first trading day is 2026-11-02 unless
-$DAYCLEAR_SETTLEMENT_START / _END set a window (dayclear.dag_support.settlement_window).
+$DAYCLEAR_SETTLEMENT_START / _END set a window (orchestration.dag_support.settlement_window).
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from pathlib import Path
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths, settlement_window
-from dayclear.status import mark
-from dayclear.trading_calendar import TradingDayTimetable
+from orchestration.dag_support import PUBLISHED, run_paths, settlement_window
+from orchestration.trading_calendar import TradingDayTimetable
+from publication.status import mark
 
+# The tasks import the settlement code inside their bodies on purpose: Airflow parses this file
+# every few seconds, and its top-level code must stay light (Airflow's best practices, "Top level
+# Python code"); polars, Flink and Kafka are imported only when a task runs.
 log = logging.getLogger(__name__)
 
 #: A snapshot frozen before this run without a record of how: only the bounded close did that.
@@ -57,9 +60,9 @@ def _run_paths() -> tuple[date, Path, Path, Path]:
 def dayclear_settlement() -> None:
     @task
     def check_inputs() -> dict[str, str]:
-        from dayclear.pipeline import load_inputs
+        from edge.bundle import load_inputs
+        from publication.publish import write_breaks_report
         from settlement.errors import DayclearError
-        from settlement.publish import write_breaks_report
 
         day, bundle, _, out = _run_paths()
         try:
@@ -73,13 +76,13 @@ def dayclear_settlement() -> None:
     def freeze_snapshot() -> dict[str, object]:
         """At the close: freeze the pre-aggregates from the stream, else with the bounded batch job
         (unless a snapshot of D is frozen already), then require its completeness proof."""
-        from dayclear.close import COMPLETENESS, ProofRefused, confirmed_proof
+        from driver.close import COMPLETENESS, ProofRefused, confirmed_proof
 
         context = get_current_context()
         paths = run_paths(context)
         day, snapshot = paths.day, paths.snapshot
         if not (snapshot / COMPLETENESS).exists() and paths.bootstrap:
-            from dayclear.stream_close import DEFAULT_TIMEOUT_S, close_stream_first
+            from driver.stream_close import DEFAULT_TIMEOUT_S, close_stream_first
 
             conf = context["dag_run"].conf or {}
             timeout = float(conf.get("stream_timeout", DEFAULT_TIMEOUT_S))
@@ -98,13 +101,8 @@ def dayclear_settlement() -> None:
 
     @task(outlets=[PUBLISHED])
     def settle_and_publish(proof: dict[str, object]) -> dict[str, object]:
-        from dayclear.pipeline import (
-            lineage,
-            load_inputs,
-            publish_result,
-            settle_snapshot,
-            summary,
-        )
+        from driver.pipeline import lineage, publish_result, settle_snapshot, summary
+        from edge.bundle import load_inputs
         from settlement.errors import BreaksError
 
         day, bundle, snapshot, out = _run_paths()
@@ -112,7 +110,7 @@ def dayclear_settlement() -> None:
         try:
             rendered = settle_snapshot(bundle, day, snapshot, inputs)
         except BreaksError as exc:
-            from settlement.publish import write_breaks_report
+            from publication.publish import write_breaks_report
 
             report = write_breaks_report(out, day.isoformat(), exc.kind, exc.problems)
             raise AirflowFailException(f"{day} cannot be settled ({report}): {exc}") from exc

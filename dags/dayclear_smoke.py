@@ -14,7 +14,6 @@ sets it to keep CI's budget. Unset in production.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date
 from pathlib import Path
 
@@ -22,9 +21,13 @@ import pendulum
 from airflow.exceptions import AirflowFailException
 from airflow.sdk import dag, get_current_context, task
 
-from dayclear.dag_support import PUBLISHED, run_paths, smoke_latest
-from dayclear.trading_calendar import EXCHANGE_TZ
+from dayclear.config import SMOKE_KNOWN_ANSWERS
+from orchestration.dag_support import PUBLISHED, run_paths, smoke_latest
+from orchestration.trading_calendar import EXCHANGE_TZ
 
+# The tasks import the settlement code inside their bodies on purpose: Airflow parses this file
+# every few seconds, and its top-level code must stay light (Airflow's best practices, "Top level
+# Python code"); polars, Flink and Kafka are imported only when a task runs.
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +67,7 @@ def dayclear_smoke() -> None:
     def known_answers() -> None:
         from smoke_tests.known_answers import run_scenario, scenario_names
 
-        if os.environ.get("DAYCLEAR_SMOKE_KNOWN_ANSWERS") == "off":
+        if SMOKE_KNOWN_ANSWERS.get() == "off":
             log.warning("known-answer scenarios off (DAYCLEAR_SMOKE_KNOWN_ANSWERS=off)")
             return
         problems = [p for name in scenario_names() for p in run_scenario(name)]

@@ -1,0 +1,1 @@
+"""dayclear's command line (cli), its settings (config) and its logging (logs)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -12,12 +13,41 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
+from dayclear import logs
+from dayclear.config import (
+    KAFKA_BOOTSTRAP,
+    ROOT,
+    SETTINGS,
+    StateLayout,
+    code_version,
+    deploy_file,
+    in_checkout,
+    jars_dir,
+    kafka_bootstrap,
+    state_dir,
+    state_layout,
+)
+from devtools import cluster, kafka_broker
+from devtools.demo import run_demo
+from devtools.simulator import SimulationConfig, parse_day, simulate
+from driver.close import close_day
+from driver.journal_follower import resume_offset
+from driver.pipeline import replay, summary
+from driver.session import SessionError, follower_running, job_running, open_session, read_session
+from driver.stream_close import (
+    DEFAULT_TIMEOUT_S,
+    StreamUnavailable,
+    close_from_stream,
+    close_stream_first,
+)
+from jobs.kafka_io import produce_bundle
+from portal import formatting as fmt
+from portal.server import serve
+from portal.store import Store
 from settlement.errors import DayclearError
 
-from .simulator import SimulationConfig, parse_day, simulate
-
 if TYPE_CHECKING:
-    from .kafka_io import FeedProgress
+    from jobs.kafka_io import FeedProgress
 
 log = logging.getLogger("dayclear.cli")
 
@@ -34,8 +64,6 @@ def _simulate(args: argparse.Namespace) -> int:
     counts = simulate(config, args.out)
     print(f"simulated {args.day} into {args.out}: {counts}")
     if args.kafka:
-        from .kafka_io import produce_bundle
-
         produced = produce_bundle(args.out, args.kafka, args.day)
         print(f"produced to Kafka at {args.kafka}: {produced}")
     return 0
@@ -62,7 +90,6 @@ def _progress_line(every_s: float = 5.0):  # type: ignore[no-untyped-def]
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from .kafka_io import produce_bundle
 
     _console_logging()
     pace = f"at {args.rate:,.0f} events/s" if args.rate else "as fast as it goes"
@@ -75,7 +102,6 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .pipeline import replay, summary
 
     with tempfile.TemporaryDirectory(prefix="dayclear-replay-") as tmp:
         work = args.work or Path(tmp)
@@ -85,7 +111,6 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from . import kafka_broker
 
     if args.action == "start":
         broker = kafka_broker.start()
@@ -103,8 +128,7 @@ def _kafka(args: argparse.Namespace) -> int:
 
 def _cluster(args: argparse.Namespace) -> int:
     """``dayclear cluster up|status|down``: the production topology on this machine
-    (dayclear/cluster.py); ``up`` and ``status`` end non-zero unless every part is healthy."""
-    from . import cluster
+    (devtools/cluster.py); ``up`` and ``status`` end non-zero unless every part is healthy."""
 
     _console_logging()
     settings = cluster.Settings.from_env()
@@ -126,7 +150,6 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _close(args: argparse.Namespace) -> int:
-    from .close import close_day
 
     record = close_day(args.bundle, args.day, args.bootstrap, args.snapshot)
     print(
@@ -136,19 +159,19 @@ def _close(args: argparse.Namespace) -> int:
 
 
 def _console_logging() -> None:
-    """dayclear's own messages at INFO on stderr (not the Kafka client's)."""
-    logger = logging.getLogger("dayclear")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    """dayclear's own messages (every package's, :data:`dayclear.logs.PACKAGES`) at INFO on
+    stderr, not the Kafka client's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in sorted(logs.PACKAGES):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
 
 
 def _session(args: argparse.Namespace) -> int:
-    """``dayclear session open|close|status``: the day's streaming session (dayclear/session.py)."""
-    from .journal_follower import resume_offset
-    from .session import SessionError, follower_running, job_running, open_session, read_session
+    """``dayclear session open|close|status``: the day's streaming session (driver/session.py)."""
 
     _console_logging()
     if args.action == "status":
@@ -182,13 +205,6 @@ def _session(args: argparse.Namespace) -> int:
 
 
 def _session_close(args: argparse.Namespace) -> int:
-    from .paths import state_layout
-    from .stream_close import (
-        DEFAULT_TIMEOUT_S,
-        StreamUnavailable,
-        close_from_stream,
-        close_stream_first,
-    )
 
     timeout = DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout
     snapshot = args.snapshot or state_layout().snapshot(args.day)
@@ -213,28 +229,20 @@ def _session_close(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
 
     return run_demo(args.day, accounts=args.accounts, trades=args.trades, serve=args.serve)
 
 
 def _portal(args: argparse.Namespace) -> int:
-    from portal import formatting as fmt
-    from portal.store import Store
-
-    from .paths import StateLayout, state_dir
 
     state = args.state or state_dir()
     store = Store(StateLayout(state).portal_db)
     if args.action == "serve":
-        from portal.server import serve
-
         print(f"dayclear portal on http://{args.host}:{args.port}/ (state {state})", flush=True)
         serve(state, args.host, args.port)
     elif args.action == "add-user":
         if args.role == "member" and not args.member:
             raise SystemExit("dayclear portal add-user: a member user needs --member")
-        import getpass
 
         password = args.password or getpass.getpass(f"password for {args.username}: ")
         store.add_user(args.username, args.role, password, args.member)
@@ -280,7 +288,7 @@ class _BootstrapOption(TypedDict):
 def _bootstrap_option() -> _BootstrapOption:
     """``--bootstrap``: Kafka's brokers, comma-separated; $DAYCLEAR_KAFKA_BOOTSTRAP when set (what
     ``dayclear cluster up`` prints), else required."""
-    default = os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP")
+    default = KAFKA_BOOTSTRAP.get()
     return {
         "default": default,
         "required": not default,
@@ -371,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     session.add_argument("--bundle", type=Path, help="the day's reference data and opening state")
     session.add_argument(
         "--bootstrap",
-        default=os.environ.get("DAYCLEAR_KAFKA_BOOTSTRAP"),
+        default=KAFKA_BOOTSTRAP.get(),
         help="Kafka bootstrap servers (default $DAYCLEAR_KAFKA_BOOTSTRAP)",
     )
     session.add_argument(
@@ -424,7 +432,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="then serve the settlement portal over the result"
     )
     demo.set_defaults(func=_demo)
+
+    settings = sub.add_parser(
+        "config", help="the settings in effect: every DAYCLEAR_* variable, the state folder, jars"
+    )
+    settings.set_defaults(func=_config)
     return parser
+
+
+def _config(args: argparse.Namespace) -> int:
+    """``dayclear config``: what this process would use (dayclear/config.py), one line each."""
+    rows = [(s.name, os.environ.get(s.name) or "", s.default or "", s.meaning) for s in SETTINGS]
+    width = max(len(r[0]) for r in rows)
+    print(f"state folder     {state_dir()}")
+    print(f"checkout         {ROOT if in_checkout() else '(installed: ' + str(ROOT) + ')'}")
+    print(f"version          {code_version()}")
+    print(f"kafka            {kafka_bootstrap()}")
+    print(f"jars             {jars_dir()}")
+    print(f"thresholds       {deploy_file('')}")
+    print()
+    for name, value, default, meaning in rows:
+        shown = f"={value}" if value else f" (default {default or 'unset'})"
+        print(f"{name:<{width}}{shown}  {meaning}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,7 +63,7 @@ def checks(topic: str, day: str) -> list[dict[str, Any]]:
         kind = "int" if integer else "string"
         if name in required and not column.nullable:
             add("missing", at, f"missing or not a valid {kind}", name, int=integer)
-        # the wire's JSON types (dayclear/wire.py): 52 and "52" read alike, the contract wants one
+        # the wire's JSON types (jobs/wire.py): 52 and "52" read alike, the contract wants one
         json_type = "integer" if integer else "string"
         reason = f"missing or not a JSON {json_type}" + (" (null allowed)" * column.nullable)
         add("type", at, reason, name, expect=json_type[0], nullable=column.nullable,

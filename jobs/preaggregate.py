@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dayclear import logs
+from edge.durable import sync_dir, sync_tree
+from jobs.gate import FIELDS_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION, gate_sql
+from jobs.streaming import kafka_jars
 from schemas.registry import EVENT_TOPICS, file_spec, flink_type, group_specs, topic_spec
-from settlement.durable import sync_dir, sync_tree
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment
@@ -71,7 +77,6 @@ def kafka_source_ddl(
 
     ``streaming``: unbounded (the end offsets are not known yet), the group's offsets committed on
     every checkpoint."""
-    from .gate import gate_sql
 
     ddl = []
     for topic in EVENT_TOPICS:
@@ -208,6 +213,7 @@ def run(
 ) -> None:
     """Run the job over the given source DDL and write every aggregate table under ``out``; read
     from Kafka (``kafka``), the gate reads the reference ids staged in ``staging``."""
+    # PyFlink is imported in the job's process only (see jobs/streaming.py).
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     settings = EnvironmentSettings.in_batch_mode()
@@ -216,9 +222,6 @@ def run(
     conf.set("parallelism.default", str(parallelism))
     conf.set("table.exec.resource.default-parallelism", str(parallelism))
     if kafka:
-        from .gate import FIELDS_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
-        from .streaming import kafka_jars
-
         if staging is None:
             raise ValueError("the gate needs the staging folder of the reference ids")
         conf.set("pipeline.jars", kafka_jars())
@@ -264,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group", default="dayclear-preaggregate")
     parser.add_argument("--parallelism", type=int, default=2)
     args = parser.parse_args(argv)
+    logs.setup(args.day)
+    log.info("bounded pre-aggregation: %s into %s", args.bootstrap or args.staging, args.out)
     if args.bootstrap:
         if not args.day:
             parser.error("--day is required with --bootstrap")

@@ -1,11 +1,11 @@
 """Staging: checked tables written as the header-less CSV the Flink file sources read.
 
 The writing itself is the inverse of the checked parse and lives beside it in
-:mod:`settlement.tables`, which the end of day's own intraday journal also writes with.
+:mod:`edge.tables`, which the end of day's own intraday journal also writes with.
 """
 
 from __future__ import annotations
 
-from settlement.tables import text_columns, write_staged
+from edge.tables import text_columns, write_staged
 
 __all__ = ["text_columns", "write_staged"]

@@ -6,8 +6,8 @@ close's end offsets, through the gate (:mod:`jobs.gate`, streaming flavour), wit
 matchings done one leg at a time by ``match_legs`` (``jobs/sql/matching_stream.sql``). Each aggregate
 table of ``schemas/files/aggregates.json`` is written to its own topic ``<group>.<day>.<table>``: the
 legs append-only, each leg once, priced during the session by the journal follower
-(:mod:`dayclear.journal_follower`); every other table an upsert topic keyed by the table's ``key``,
-folded to the last value per key at the close (:mod:`dayclear.stream_snapshot`).
+(:mod:`driver.journal_follower`); every other table an upsert topic keyed by the table's ``key``,
+folded to the last value per key at the close (:mod:`jobs.stream_snapshot`).
 
 Exactly once: checkpoints in exactly-once mode, retained after a crash (``--restore`` resumes state,
 source positions and open transactions from the newest); the sinks write in Kafka transactions
@@ -28,18 +28,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import time
 from pathlib import Path
 
-from dayclear.stream_jobs import PREAGGREGATE_GROUP as GROUP
-from dayclear.stream_jobs import group_offsets
-from schemas.registry import group_specs
-from settlement.durable import replace_file
-from settlement.formats import json_bytes
-
-from .gate import FIELDS_FUNCTION, FIRST_SEQ_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
-from .preaggregate import (
+from dayclear import logs
+from dayclear.config import flink_rest
+from edge.durable import replace_file
+from edge.formats import json_bytes
+from jobs.gate import FIELDS_FUNCTION, FIRST_SEQ_FUNCTION, STAGING_PARAMETER, VERDICT_FUNCTION
+from jobs.kafka_io import create_topics as create
+from jobs.preaggregate import (
     MATCH_FUNCTION,
     SQL_DIR,
     kafka_source_ddl,
@@ -47,7 +47,12 @@ from .preaggregate import (
     register_views,
     statements,
 )
-from .streaming import latest_checkpoint, stop_with_savepoint, streaming_env
+from jobs.stream_jobs import PREAGGREGATE_GROUP as GROUP
+from jobs.stream_jobs import group_offsets
+from jobs.streaming import latest_checkpoint, stop_with_savepoint, streaming_env
+from schemas.registry import group_specs
+
+log = logging.getLogger(__name__)
 
 #: Checkpoint interval (docs/decisions.md: a checkpoint of the heap state writes all of it).
 CHECKPOINT_MS = 10_000
@@ -90,7 +95,7 @@ def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
     """One Kafka table per aggregate table, each with its own transactional-id prefix (sinks
     sharing one would fence each other's transactions), written exactly once in transactions
     committed with each checkpoint. The legs go to an append-only topic (:data:`LEGS`), read as
-    they are committed by the journal follower (dayclear/journal_follower.py); every other table is
+    they are committed by the journal follower (driver/journal_follower.py); every other table is
     an upsert topic keyed by the schema's ``key`` and folded to its last values at the close."""
     ddl = []
     for spec in group_specs("aggregates"):
@@ -116,7 +121,6 @@ def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
 
 def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
     """The day's aggregate topics (one partition each: the snapshot reads them whole)."""
-    from dayclear.kafka_io import create_topics as create
 
     names = [aggregate_topic(group, day, s.name) for s in group_specs("aggregates")]
     create(bootstrap, dict.fromkeys(names, 1))
@@ -170,9 +174,9 @@ def run(
     client = statement_set.execute().get_job_client()
     job_id = str(client.get_job_id())
     # on a session cluster the job outlives this process: whoever stops it cancels it by this id
-    rest = os.environ.get("DAYCLEAR_FLINK_REST", "")
+    rest = flink_rest() or ""
     replace_file(job_record(freeze), json_bytes({"job_id": job_id, "rest": rest}))
-    print(f"pre-aggregation stream for {day} running as {job_id}", flush=True)
+    log.info("pre-aggregation stream for %s running as %s", day, job_id)
     while True:
         time.sleep(0.5)
         status = str(client.get_job_status().result())
@@ -182,7 +186,7 @@ def run(
             break
     savepoint = stop_with_savepoint(client, checkpoints / "savepoints")
     freeze.with_name(freeze.name + ".done").write_text(json.dumps({"savepoint": savepoint}))
-    print(f"frozen at {freeze}; final savepoint {savepoint}", flush=True)
+    log.info("frozen at %s; final savepoint %s", freeze, savepoint)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,9 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-ms", type=int, default=CHECKPOINT_MS)
     parser.add_argument("--restore", action="store_true", help="resume from the newest checkpoint")
     args = parser.parse_args(argv)
+    logs.setup(args.day)
     args.checkpoints.mkdir(parents=True, exist_ok=True)
     restore = latest_checkpoint(args.checkpoints) if args.restore else None
-    print(f"restoring from {restore}", flush=True)
+    log.info("restoring from %s", restore)
     run(
         args.bootstrap,
         args.day,

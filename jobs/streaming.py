@@ -3,13 +3,13 @@ Kafka connector, exactly-once checkpoints kept after a crash, and recovery from 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-CONNECTOR_DIR = ROOT / "target" / "flink-libs"
+from dayclear.config import FLINK_REST_PORT, flink_rest, jars_dir
+
+CONNECTOR_DIR = jars_dir() / "flink-libs"
 
 
 def kafka_jars() -> str:
@@ -30,11 +30,13 @@ def streaming_env(
     retained on cancellation and crash under ``checkpoints``; ``restore`` resumes state, source
     positions and open sink transactions from that checkpoint. With ``DAYCLEAR_FLINK_REST``
     (host:port) the job is submitted to that session cluster instead of a mini-cluster."""
+    # PyFlink is imported in the process that runs a job only: the drivers import this module for its
+    # names and must not pay PyFlink's import.
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     remote = Configuration()
-    rest = os.environ.get("DAYCLEAR_FLINK_REST")
+    rest = flink_rest()
     if rest:  # a standing session cluster (dayclear cluster up), not an in-process mini-cluster
         host, _, port = rest.rpartition(":")
         remote.set_string("execution.target", "remote")
@@ -51,7 +53,7 @@ def streaming_env(
     conf.set("state.checkpoints.dir", checkpoints.resolve().as_uri())
     conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set("table.exec.source.idle-timeout", "1 s")
-    rest_port = os.environ.get("DAYCLEAR_FLINK_REST_PORT")
+    rest_port = FLINK_REST_PORT.get()
     if rest_port and not rest:  # the mini-cluster's REST API (per operator: busy, back-pressured)
         conf.set("rest.port", rest_port)
     if restore is not None:
@@ -69,7 +71,7 @@ def stop_with_savepoint(client: Any, directory: Path) -> str:
     """Stop the job with a final savepoint (its sinks commit their last transactions) and return the
     savepoint's path. PyFlink 2.2's ``JobClient.stop_with_savepoint`` calls a Java signature that no
     longer exists (the format type became a parameter), so this calls the Java client directly."""
-    from pyflink.java_gateway import get_gateway
+    from pyflink.java_gateway import get_gateway  # PyFlink only in a job's process (as above)
 
     canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
     future = client._j_job_client.stopWithSavepoint(False, directory.as_uri(), canonical)

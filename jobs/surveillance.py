@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
+from dayclear import logs
+from dayclear.config import SURVEILLANCE_THRESHOLDS, deploy_file, state_dir
+from jobs.streaming import latest_checkpoint, streaming_env
 from schemas.registry import topic_spec
 
-from .streaming import ROOT, latest_checkpoint, streaming_env
+log = logging.getLogger(__name__)
 
-THRESHOLDS = ROOT / "deploy" / "surveillance_thresholds.json"
+THRESHOLDS = deploy_file(SURVEILLANCE_THRESHOLDS)
 
 
 #: The fields each alert reads: the JSON format decodes only declared columns, so less is faster.
@@ -132,13 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args(argv)
-    from dayclear.paths import state_dir
+    logs.setup(args.day)
 
     checkpoints = args.checkpoints or state_dir() / "checkpoints" / "surveillance"
     checkpoints.mkdir(parents=True, exist_ok=True)
     threshold = args.cancel_threshold or json.loads(THRESHOLDS.read_text())["cancel_count"]
     restore = latest_checkpoint(checkpoints) if args.restore else None
-    print(f"surveillance job for {args.day}; restoring from {restore}", flush=True)
+    log.info("surveillance job for %s; restoring from %s", args.day, restore)
     run(
         args.bootstrap,
         args.day,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import Timetable
 
-from dayclear.trading_calendar import TradingDayTimetable
+from orchestration.trading_calendar import TradingDayTimetable
 
 
 class DayclearTimetablesPlugin(AirflowPlugin):

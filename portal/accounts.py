@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from .store import Store
+from portal.store import Store
 
 
 def provision_demo_users(store: Store, members: list[str], credentials: Path) -> dict[str, str]:

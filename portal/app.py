@@ -29,15 +29,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dayclear.paths import StateLayout, state_dir
-
-from . import days as d
-from . import i18n, member_pages, staff_pages
-from .guard import Guard
-from .i18n import N_
-from .settings import PortalSettings
-from .store import SESSION_SECONDS, Store
-from .web import COOKIE, HERE, PRE_SESSION_COOKIE, Portal
+from dayclear.config import StateLayout, state_dir
+from portal import days as d
+from portal import i18n, member_pages, staff_pages
+from portal.guard import Guard
+from portal.i18n import N_
+from portal.settings import PortalSettings
+from portal.store import SESSION_SECONDS, Store
+from portal.web import COOKIE, HERE, PRE_SESSION_COOKIE, Portal
 
 log = logging.getLogger("portal.security")
 LANG_COOKIE_SECONDS = 365 * 86400

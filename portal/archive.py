@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import days as d
+from portal import days as d
 
 CHUNK = 64 * 1024
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so an archive of the same files is the same bytes

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
 
-from . import formatting as fmt
+from portal import formatting as fmt
 
 Number = Decimal | int | float
 

@@ -3,7 +3,7 @@ as table headings through gettext (their English is the column name itself, as i
 
 from __future__ import annotations
 
-from .i18n import N_
+from portal.i18n import N_
 
 HEADINGS = (
     N_("instrument_id"),

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from .settings import PortalSettings
+from portal.settings import PortalSettings
 
 FIELD = "csrf_token"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .formatting import exchange_day
+from portal.formatting import exchange_day
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 VERSION = re.compile(r"^v[1-9]\d{0,3}$")

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .settings import PortalSettings
+from portal.settings import PortalSettings
 
 log = logging.getLogger("portal.security")
 

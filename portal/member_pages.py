@@ -10,12 +10,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from . import archive, charts
-from . import days as d
-from . import members as m
-from .i18n import N_
-from .store import TOKEN_DAYS, Principal
-from .web import MemberReader, Portal, Signed
+from portal import archive, charts
+from portal import days as d
+from portal import members as m
+from portal.i18n import N_
+from portal.store import TOKEN_DAYS, Principal
+from portal.web import MemberReader, Portal, Signed
 
 T = TypeVar("T")
 

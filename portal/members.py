@@ -10,10 +10,9 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
+from portal import days as d
+from portal import formatting as fmt
 from schemas.registry import file_spec, group_specs
-
-from . import days as d
-from . import formatting as fmt
 
 PAGE_ROWS = 25
 SUMMARY_COLUMNS = ("balance", "margin", "available", "margin_call")

@@ -4,13 +4,13 @@ serve through :func:`config`; production runs the same options (docker-compose.y
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import uvicorn
 
-from .app import create_app
-from .settings import PortalSettings
+from dayclear.config import PORTAL_BASE_URL
+from portal.app import create_app
+from portal.settings import PortalSettings
 
 #: uvicorn (h11) stops reading a request whose header block passes this; below it, the guard answers
 #: 431 above ``PortalSettings.max_header_bytes``.
@@ -40,10 +40,6 @@ def serve(state: Path, host: str, port: int, settings: PortalSettings | None = N
     """Serve until interrupted. Without settings: from the environment, with the base URL defaulting
     to the address served (``http://host:port``)."""
     if settings is None:
-        local = (
-            {}
-            if os.environ.get("DAYCLEAR_PORTAL_BASE_URL")
-            else {"base_url": f"http://{host}:{port}"}
-        )
+        local = {} if PORTAL_BASE_URL.get() else {"base_url": f"http://{host}:{port}"}
         settings = PortalSettings.from_env(**local)
     uvicorn.Server(config(state, host, port, settings)).run()

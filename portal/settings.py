@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from dayclear.config import PORTAL_BASE_URL, PORTAL_SECURE_COOKIE, PORTAL_TRUSTED_PROXIES
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8300"
 
@@ -87,10 +88,10 @@ class PortalSettings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> PortalSettings:
-        proxies = os.environ.get("DAYCLEAR_PORTAL_TRUSTED_PROXIES", "")
+        proxies = PORTAL_TRUSTED_PROXIES.get() or ""
         found: dict[str, object] = {
-            "base_url": os.environ.get("DAYCLEAR_PORTAL_BASE_URL", DEFAULT_BASE_URL),
+            "base_url": PORTAL_BASE_URL.get() or DEFAULT_BASE_URL,
             "trusted_proxies": frozenset(p.strip() for p in proxies.split(",") if p.strip()),
-            "secure_cookie": os.environ.get("DAYCLEAR_PORTAL_SECURE_COOKIE") == "1",
+            "secure_cookie": PORTAL_SECURE_COOKIE.get() == "1",
         }
         return cls(**{**found, **overrides})  # type: ignore[arg-type]

@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from . import days as d
-from . import formatting as fmt
-from . import views
-from .i18n import N_
-from .store import LogFilter
-from .web import Portal, Staff
+from portal import days as d
+from portal import formatting as fmt
+from portal import views
+from portal.i18n import N_
+from portal.store import LogFilter
+from portal.web import Portal, Staff
 
 LOG_PAGE_ROWS = 100
 #: The outcomes the access-log filter offers (a prefix: "refused" is every refusal).

@@ -6,17 +6,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from audit.reconcile import COMPARED_FILES
-from settlement.aggregates import read_aggregate
+from edge.aggregates import read_aggregate
+from portal import charts
+from portal import days as d
+from portal import formatting as fmt
 from settlement.calendar import session_length_micros
 from settlement.numbers import round_half_up
 from settlement.prices import window_of_minute
-
-from . import charts
-from . import days as d
-from . import formatting as fmt
 
 Gettext = Callable[[str], str]
 
@@ -52,8 +52,6 @@ def _key_filter(record: str) -> dict[str, str]:
 
 def rows_behind(src: d.Sources, day: str, version: str, brk: dict[str, Any]) -> dict[str, Any]:
     """The published row and the recomputed row behind a difference, from the audit's DuckDB file."""
-    import duckdb
-
     database = src.out / day / "audit" / version / "recompute.duckdb"
     if brk["kind"] != "difference" or not database.is_file():
         return {}

@@ -12,12 +12,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from . import csrf, i18n
-from . import days as d
-from . import formatting as fmt
-from .i18n import N_
-from .settings import PortalSettings
-from .store import Principal, Store
+from portal import csrf, i18n
+from portal import days as d
+from portal import formatting as fmt
+from portal.i18n import N_
+from portal.settings import PortalSettings
+from portal.store import Principal, Store
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "dayclear_session"

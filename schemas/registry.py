@@ -39,7 +39,7 @@ DOMAIN_WORDS = {
 
 @dataclass(frozen=True)
 class Column:
-    """A column and what the edge checks of it (settlement.tables, settlement.crosscheck).
+    """A column and what the edge checks of it (edge.tables, settlement.crosscheck).
 
     ``domains`` bound its values (:data:`DOMAINS`), each on every row or, written ``"rate if
     fee_basis=RATIO"`` in the schema, only where another column holds a value; ``references`` names the ``"file.column"`` its values must be found in;

@@ -14,10 +14,10 @@ from datetime import date
 
 import polars as pl
 
-from .calendar import is_trading_day
-from .crosscheck import Files, Specs, lines_of, skipped, unreadable
-from .errors import Problem
-from .tables import LINE
+from settlement.calendar import is_trading_day
+from settlement.crosscheck import Files, Specs, lines_of, skipped, unreadable
+from settlement.errors import Problem
+from settlement.model import LINE
 
 
 def contract_checks(specs: Specs, files: Files, day: date) -> list[Problem]:

@@ -1,6 +1,6 @@
 """Checks across a bundle's files, after every file was checked on its own (DATA_CONTRACT).
 
-Generated from ``schemas/`` (settlement.tables parses; this module joins): every column that
+Generated from ``schemas/`` (edge.tables parses; this module joins): every column that
 ``references`` another file's column is looked up in it (every account has a member, every
 instrument a product, every event's account and instrument exist); ``same_day`` dates are the
 bundle's day; ``on_tick`` prices are multiples of the product's tick; ``places_from`` prices have
@@ -17,10 +17,9 @@ from datetime import date
 import polars as pl
 
 from schemas.registry import Column, FileSpec
-
-from .errors import Problem
-from .numbers import PRICE_SCALE, plain_text, units
-from .tables import LINE, Parsed
+from settlement.errors import Problem
+from settlement.model import LINE, Parsed
+from settlement.numbers import PRICE_SCALE, plain_text, units
 
 #: the file specs of a bundle by name (reference, opening and event files) and their parses
 Specs = dict[str, FileSpec]

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
-from .aggregates import Aggregates
-from .bundle import Opening, Reference
-from .errors import Problem
-from .expiry import final_settlement
-from .fees import declaration_fees
-from .funds import FUNDS_CENTS, funds
-from .instruments import instrument_table
-from .journal import Journal, journal_of, trade_rows
-from .margin import account_margin, position_margins, with_margin_rates
-from .mtm import mark_to_market
-from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, rescale_half_up, units
-from .positions import KEY, end_of_day_positions, position_breaks
-from .prices import price_breaks, settlement_prices
+from settlement.errors import Problem
+from settlement.expiry import final_settlement
+from settlement.fees import declaration_fees
+from settlement.funds import FUNDS_CENTS, funds
+from settlement.instruments import instrument_table
+from settlement.journal import Journal, journal_of, trade_rows
+from settlement.margin import account_margin, position_margins, with_margin_rates
+from settlement.model import Aggregates, Opening, Reference
+from settlement.mtm import mark_to_market
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, from_units, rescale_half_up, units
+from settlement.positions import KEY, end_of_day_positions, position_breaks
+from settlement.prices import price_breaks, settlement_prices
 
 PRICE_INFO = [
     "instrument_id",
@@ -56,7 +54,7 @@ class DayResult:
     day: date
     settlement_prices: pl.DataFrame
     positions: pl.DataFrame
-    trades: pl.DataFrame | None  # None when the trade journal was built intraday: see trade_journal
+    trades: pl.DataFrame | None  # None: the trade journal built intraday holds the rows (on disk)
     declaration_fees: pl.DataFrame
     funds: pl.DataFrame
     margin_calls: pl.DataFrame
@@ -64,7 +62,6 @@ class DayResult:
     closing_balances: pl.DataFrame
     closing_settlement_prices: pl.DataFrame
     account_members: pl.DataFrame
-    trade_journal: Path | None = None  # per-member trades.csv built intraday (settlement.journal)
 
 
 def _price(units_col: str, name: str) -> pl.Expr:
@@ -283,7 +280,6 @@ def _tables(
         settlement_prices=settlement,
         positions=position_rows,
         trades=None if journal.trades is None else trade_rows(journal.trades),
-        trade_journal=journal.folder,
         declaration_fees=decl_rows,
         funds=fund_rows,
         margin_calls=margin_calls,

@@ -71,7 +71,7 @@ class BreaksError(DayclearError):
 
 class PublishError(DayclearError):
     """A settled day that could not be published: the disk is full, another publisher holds the
-    day (settlement/day_lock.py). The message names the day and the file; nothing was published."""
+    day (publication/day_lock.py). The message names the day and the file; nothing was published."""
 
     kind = "publication error"
 

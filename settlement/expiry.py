@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, PRICE_SCALE, RATE_SCALE, ZERO, rescale_half_up, units
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, RATE_SCALE, ZERO, rescale_half_up, units
 
 
 def premium(legs: pl.DataFrame) -> pl.Expr:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from .bundle import Reference
-from .numbers import (
+from settlement.model import Reference
+from settlement.numbers import (
     MONEY_SCALE,
     PRICE_SCALE,
     RATE_SCALE,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, ZERO, units
+from settlement.numbers import MONEY_SCALE, ZERO, units
 
 FUNDS_CENTS = [
     "balance_prev",

@@ -12,8 +12,8 @@ from datetime import date
 
 import polars as pl
 
-from .bundle import Opening, Reference
-from .numbers import PRICE_SCALE, RATE_SCALE, units
+from settlement.model import Opening, Reference
+from settlement.numbers import PRICE_SCALE, RATE_SCALE, units
 
 
 def instrument_table(reference: Reference, opening: Opening, day: date) -> pl.DataFrame:

@@ -4,7 +4,7 @@ A leg's fee (§8.1: rate × p × q × mult or amount × q, close-today lots at f
 Round(·, 2) once per leg), its premium (§9: p × q × mult, Round(·, 2) per leg, buyer negative) and its
 turnover depend only on the leg and the day's reference data, never on the settlement price. So the
 journal is final as soon as the intraday job has matched the leg (§5.1), and it is built from the
-pre-aggregated legs before the close, chunk by chunk (:mod:`settlement.journal_files`). The end of day
+pre-aggregated legs before the close, chunk by chunk (:mod:`edge.journal_files`). The end of day
 then reads, per (account, instrument, hedge flag), only sums that add up across chunks:
 
 * lots by side and offset (§5 positions);
@@ -18,14 +18,13 @@ not list are kept whole in ``exceptions``; the end of day turns them into breaks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from .expiry import premium
-from .fees import trading_fees
-from .numbers import MONEY_SCALE, PRICE_SCALE, ZERO, from_units, rescale_half_up, units
-from .positions import KEY
+from settlement.expiry import premium
+from settlement.fees import trading_fees
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, ZERO, from_units, rescale_half_up, units
+from settlement.positions import KEY
 
 #: Per-position sums, additive across chunks of legs: lots (§5), price units (§6), cents (§8.1, §9).
 LOTS = ["buy_open", "sell_open", "buy_close", "sell_close", "close_prev_signed_q"]
@@ -49,14 +48,13 @@ LEG_TERMS = [
 class Journal:
     """The day's legs as the end of day needs them.
 
-    ``trades`` holds the published trade rows in memory (tests, the risk estimate); a journal built
-    intraday has them on disk instead, one finished ``trades.csv`` per member under ``folder``
-    (with their SHA-256 and row counts in ``folder/manifest.json``)."""
+    ``trades`` holds the published trade rows in memory (tests, the risk estimate). It is None for a
+    journal built intraday: the edge holds its finished ``trades.csv`` per member on disk
+    (:class:`edge.journal_files.JournalOnDisk`), and the publication links them."""
 
     sums: pl.DataFrame
     exceptions: pl.DataFrame
     trades: pl.DataFrame | None = None
-    folder: Path | None = None
 
 
 def priced_legs(legs: pl.DataFrame, instruments: pl.DataFrame) -> pl.DataFrame:

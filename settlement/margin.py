@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, PRICE_SCALE, RATE_SCALE, ZERO, rescale_half_up, units
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, RATE_SCALE, ZERO, rescale_half_up, units
 
 FUTURES_SCALE = PRICE_SCALE + RATE_SCALE
 OPTION_SCALE = PRICE_SCALE + 2 * RATE_SCALE

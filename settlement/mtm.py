@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from .numbers import MONEY_SCALE, PRICE_SCALE, rescale_half_up
-from .positions import KEY
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, rescale_half_up
+from settlement.positions import KEY
 
 
 def mark_to_market(positions: pl.DataFrame, sums: pl.DataFrame) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .errors import Problem
+from settlement.errors import Problem
 
 KEY = ["account_id", "instrument_id", "hedge_flag"]
 

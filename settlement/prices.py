@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from .calendar import HOUR_MICROS, session_length_micros
-from .errors import Problem
-from .numbers import (
+from settlement.calendar import HOUR_MICROS, session_length_micros
+from settlement.errors import Problem
+from settlement.numbers import (
     PRICE_SCALE,
     RATE_SCALE,
     ZERO,

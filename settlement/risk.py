@@ -23,13 +23,12 @@ from datetime import date
 
 import polars as pl
 
-from .aggregates import Aggregates
-from .bundle import Opening, Reference
-from .eod import account_funds, priced
-from .instruments import instrument_table
-from .journal import journal_of
-from .numbers import MONEY_SCALE, PRICE_SCALE, from_units, units
-from .prices import settlement_prices
+from settlement.eod import account_funds, priced
+from settlement.instruments import instrument_table
+from settlement.journal import journal_of
+from settlement.model import Aggregates, Opening, Reference
+from settlement.numbers import MONEY_SCALE, PRICE_SCALE, from_units, units
+from settlement.prices import settlement_prices
 
 
 def at_last_prices(prices: pl.DataFrame, instrument_day: pl.DataFrame) -> pl.DataFrame:

@@ -13,14 +13,13 @@ from datetime import date
 
 import polars as pl
 
-from .bundle import Opening, Reference
-from .calendar import CLOSE, MICROS, session_length_micros
-from .crosscheck import skipped
-from .errors import Problem
-from .instruments import instrument_table
-from .numbers import PRICE_SCALE, plain_text, units
-from .prices import price_limits
-from .tables import LINE
+from settlement.calendar import CLOSE, MICROS, session_length_micros
+from settlement.crosscheck import skipped
+from settlement.errors import Problem
+from settlement.instruments import instrument_table
+from settlement.model import LINE, Opening, Reference
+from settlement.numbers import PRICE_SCALE, plain_text, units
+from settlement.prices import price_limits
 
 SOURCE = "events/trades.csv"
 OPEN_MICROS = (9 * 3600 + 30 * 60) * MICROS
@@ -40,7 +39,7 @@ def _limits(reference: Reference, opening: Opening, day: date) -> pl.DataFrame:
     """Per instrument: its §4 limits and where prev_settle came from (file, line, value)."""
     priced = instrument_table(reference, opening, day).filter(
         (pl.col("tick_u") > 0) & (pl.col("prev_settle_u") > 0)
-    )  # the others have problems of their own (settlement.tables' domains)
+    )  # the others have problems of their own (edge.tables' domains)
     table = price_limits(priced)
     prev_lines = opening.settlement_prices.select("instrument_id", pl.col(LINE).alias("_prev_line"))
     listing_lines = reference.instruments.select(

@@ -11,15 +11,17 @@ import socket
 from datetime import date
 from pathlib import Path
 
+from dayclear.config import jars_dir, java_home
+from edge.bundle import load_opening, load_reference
+from publication.publish import MEMBER_FILES, verify_folder
 from schemas.registry import group_specs
+from settlement.errors import DayclearError
 
 log = logging.getLogger(__name__)
 
 
 def reference_problems(bundle: Path, day: date) -> list[str]:
     """Reference data and opening state for D are present, readable and consistent."""
-    from settlement.bundle import load_opening, load_reference
-    from settlement.errors import DayclearError
 
     problems = [
         f"{spec.path} is missing from {bundle}"
@@ -61,10 +63,9 @@ def broker_problems(bootstrap: str, timeout: float = 3.0) -> list[str]:
 
 def service_problems(bootstrap: str | None) -> list[str]:
     """A broker answers, and the Flink connector and a JVM are there for the pre-aggregation job."""
-    from dayclear.paths import ROOT, java_home
 
     problems: list[str] = broker_problems(bootstrap) if bootstrap else []
-    if not sorted((ROOT / "target" / "flink-libs").glob("flink-sql-connector-kafka-*.jar")):
+    if not sorted((jars_dir() / "flink-libs").glob("flink-sql-connector-kafka-*.jar")):
         problems.append(
             "the Flink Kafka SQL connector jar is missing from target/flink-libs (run `make jars`)"
         )
@@ -76,7 +77,6 @@ def service_problems(bootstrap: str | None) -> list[str]:
 def publication_problems(out: Path, day: date, member_ids: list[str]) -> list[str]:
     """After publication: LATEST points at a complete version whose files match manifest.json
     (SHA-256, rows, control totals), with a folder of five files for every member."""
-    from settlement.publish import MEMBER_FILES, verify_folder
 
     day_dir = out / day.isoformat()
     latest = day_dir / "LATEST"

@@ -12,6 +12,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from driver.pipeline import replay
+
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
@@ -21,7 +23,6 @@ def scenario_names() -> list[str]:
 
 def run_scenario(name: str) -> list[str]:
     """Problems found (empty when the scenario gives its known answers)."""
-    from dayclear.pipeline import replay
 
     folder = SCENARIOS / name
     expected = json.loads((folder / "expected.json").read_text())

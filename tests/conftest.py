@@ -28,7 +28,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     os.environ["DAYCLEAR_STATE"] = str(state)
     # DAYCLEAR_TEST_KAFKA_PORT: another port when a second test session shares the machine
     os.environ["DAYCLEAR_KAFKA_PORT"] = os.environ.get("DAYCLEAR_TEST_KAFKA_PORT", "19192")
-    from dayclear import kafka_broker
+    from devtools import kafka_broker
 
     # DAYCLEAR_TEST_KAFKA_START_TIMEOUT: seconds for the broker to answer on a crowded machine
     broker = kafka_broker.start(float(os.environ.get("DAYCLEAR_TEST_KAFKA_START_TIMEOUT", "90")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dayclear.simulator import write_csv
+from devtools.simulator import write_csv
 from schemas.registry import header
 
 

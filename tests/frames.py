@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from edge.tables import parse_text_frame
 from schemas.registry import file_spec
 from settlement.journal import leg_sums
-from settlement.tables import LINE, parse_text_frame
+from settlement.model import LINE
 
 
 def table(spec_name: str, rows: list[dict[str, object]]) -> pl.DataFrame:

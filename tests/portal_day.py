@@ -12,10 +12,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from dayclear.dag_support import RunPaths, audit_latest, smoke_latest
-from dayclear.pipeline import replay
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.status import mark
+from devtools.simulator import SimulationConfig, simulate
+from driver.pipeline import replay
+from orchestration.dag_support import RunPaths, audit_latest, smoke_latest
+from publication.status import mark
 
 DAY = date(2026, 11, 23)
 MEMBERS = 8

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
+from edge.bundle import load_opening, load_reference
+from edge.journal_files import build_journal
+from edge.tables import write_staged
 from schemas.registry import file_spec
-from settlement.aggregates import Aggregates
-from settlement.bundle import Opening, Reference, load_opening, load_reference
 from settlement.instruments import instrument_table
-from settlement.journal_files import build_journal
-from settlement.tables import write_staged
+from settlement.model import Aggregates, Opening, Reference
 from tests.daybuilder import Day, index_future
 from tests.frames import leg, table
 
@@ -160,7 +160,7 @@ def snapshot_with_legs(root: Path, legs: pl.DataFrame) -> Path:
 def rules_day_with_journal(
     tmp_path: Path, chunk_bytes: int = 1 << 20
 ) -> tuple[Reference, Opening, Aggregates, list[str], Path]:
-    """The day above with its trade journal built on disk (settlement.journal_files)."""
+    """The day above with its trade journal built on disk (edge.journal_files)."""
     bundle = rules_day_bundle(tmp_path)
     reference = load_reference(bundle, DAY)
     opening = load_opening(bundle, reference)

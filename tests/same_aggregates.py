@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from dayclear.pipeline import load_inputs, run_preaggregation, stage_bundle
-from settlement.aggregates import read_aggregates
+from driver.pipeline import run_preaggregation, stage_bundle
+from edge.aggregates import read_aggregates
+from edge.bundle import load_inputs
 
 TABLES = ("legs", "instrument_minutes", "instrument_day", "declarations", "funds", "control")
 

@@ -40,12 +40,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dayclear import cli, pipeline
-from dayclear.simulator import SimulationConfig, simulate
+from dayclear import cli
+from devtools.simulator import SimulationConfig, simulate
+from driver import pipeline
+from edge import events, validate
+from edge.events import topic_file_spec
+from edge.tables import HEADER, parse_csv_file
 from schemas.registry import EVENT_TOPICS, SCALES, FileSpec, group_specs
-from settlement import events, validate
-from settlement.events import topic_file_spec
-from settlement.tables import HEADER, Parsed, parse_csv_file
+from settlement.model import Parsed
 from tests.worked_days import day_one
 
 log = logging.getLogger(__name__)
@@ -331,7 +333,7 @@ def file_mutations(bundle: Path) -> list[Mutation]:
 
 
 def _memoized_parse() -> Callable[..., Parsed]:
-    """settlement.tables.parse_csv_file memoized by the file's bytes (it is a pure function of
+    """edge.tables.parse_csv_file memoized by the file's bytes (it is a pure function of
     them): a mutation re-reads only the file it changed."""
     cache: dict[tuple[str, str | None, bytes], Parsed] = {}
 

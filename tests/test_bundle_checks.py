@@ -1,4 +1,4 @@
-"""The one-pass bundle check (settlement.validate; issue 18): hand-made days, each broken in a
+"""The one-pass bundle check (edge.validate; issue 18): hand-made days, each broken in a
 known way, and the exact problem each must produce."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.validate import check_bundle
 from portal.views import stopped_by_file
 from settlement.errors import BreaksError, DayclearError, InputError
-from settlement.validate import check_bundle
 from tests.bundle_edits import edit_cell
 from tests.worked_days import day_one
 

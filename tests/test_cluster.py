@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from dayclear import cluster
-from dayclear.kafka_io import Sender, end_offsets
+from devtools import cluster
+from jobs.kafka_io import Sender, end_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def test_cluster_up_survives_a_broker_killed_and_comes_down_clean(tmp_path: Path
         rest_port=int(env["DAYCLEAR_FLINK_REST"].rpartition(":")[2]),
         portal_port=int(env["DAYCLEAR_CLUSTER_PORTAL_PORT"]),
     )
-    # Airflow and PostgreSQL have their own test (dayclear/airflow_services.py)
+    # Airflow and PostgreSQL have their own test (devtools/airflow_services.py)
     up = ["cluster", "up", "--without", "airflow"]
     try:
         started = _dayclear(env, *up)
@@ -99,7 +99,7 @@ def test_cluster_up_survives_a_broker_killed_and_comes_down_clean(tmp_path: Path
         before = sum(end_offsets(settings.bootstrap, ["trades"])["trades"].values())
 
         # SIGKILL the broker that leads trades[0]
-        from dayclear.kafka_io import new_admin
+        from jobs.kafka_io import new_admin
 
         leader = new_admin(settings.bootstrap).list_topics("trades", timeout=10)
         node = leader.topics["trades"].partitions[0].leader

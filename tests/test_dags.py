@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dayclear.simulator import write_holidays
+from devtools.simulator import write_holidays
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def test_dag_folder_imports(bag: Any) -> None:
     from airflow.timetables.simple import AssetTriggeredTimetable
 
-    from dayclear.trading_calendar import TradingDayTimetable
+    from orchestration.trading_calendar import TradingDayTimetable
 
     assert bag.import_errors == {}
     assert set(bag.dags) == set(EXPECTED)

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from dayclear.close import close_day, completeness, stage_for_gate
-from dayclear.kafka_io import offsets, produce_bundle, producer, read_values
-from dayclear.pipeline import load_inputs
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_jobs import start_preaggregation, stop
-from dayclear.stream_snapshot import freeze_snapshot
+from devtools.simulator import SimulationConfig, simulate
+from driver.close import close_day, completeness, stage_for_gate
+from edge.bundle import load_inputs
+from jobs.kafka_io import offsets, produce_bundle, producer, read_values
+from jobs.stream_jobs import start_preaggregation, stop
+from jobs.stream_snapshot import freeze_snapshot
 from tests.same_aggregates import assert_same_as_file_fed, assert_same_snapshots
 
 if TYPE_CHECKING:
-    from dayclear.kafka_broker import Broker
+    from devtools.kafka_broker import Broker
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 20)  # the Friday before the stream-day test's Monday: its close refuses these
@@ -57,7 +57,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
         "qty": 1.5,
     }
     # the right text in the wrong JSON type: a number where the contract has a decimal string, a
-    # string where it has an integer (dayclear/wire.py writes what the contract says)
+    # string where it has an integer (jobs/wire.py writes what the contract says)
     numeric_price = fractional | {"seq": counts["orders"] + 3, "qty": 1, "price": 4000}
     text_seq = bad_qty | {"seq": str(counts["trades"] + 3), "trade_id": "TSTR", "qty": 1}
     move = (bundle / "events" / "fund_movements.csv").read_text().splitlines()
@@ -89,7 +89,7 @@ def test_bad_records_go_to_the_dead_letters_and_the_proof_accounts_for_them(
     streamed = _streamed(kafka.bootstrap, bundle, tmp_path, start)
 
     assert record["complete"], record
-    topics = cast(dict[str, dict[str, Any]], record["topics"])  # as dayclear.close.completeness
+    topics = cast(dict[str, dict[str, Any]], record["topics"])  # as driver.close.completeness
     assert topics["orders"]["dead_letter_reasons"] == {
         "malformed: not a JSON object": 2,
         "unknown account": 1,

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from dayclear import cluster
+from devtools import cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 

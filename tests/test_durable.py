@@ -1,4 +1,4 @@
-"""Durable publication (settlement/durable.py): every byte is flushed to disk before its name
+"""Durable publication (edge/durable.py): every byte is flushed to disk before its name
 becomes visible, so a crash leaves the old state or the whole new one."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import settlement.durable as durable
+import edge.durable as durable
+from edge.journal_files import JOURNAL, read_journal
+from publication.publish import publish
 from settlement.eod import settle_day
-from settlement.journal_files import read_journal
-from settlement.publish import publish
 from tests.rules_day import DAY, rules_day_with_journal
 
 
@@ -25,7 +25,7 @@ def flushed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         seen.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
         real(fd)
 
-    monkeypatch.setattr(os, "fsync", recording)  # the module settlement.durable calls
+    monkeypatch.setattr(os, "fsync", recording)  # the module edge.durable calls
     return seen
 
 
@@ -64,7 +64,9 @@ def test_publish_flushes_every_file_before_the_version_becomes_visible(
     result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
     assert result is not None
     flushed.clear()  # the journal's own flushes are not the publication's
-    publication = publish(result, tmp_path / "out", members, {"source": "test"})
+    publication = publish(
+        result, tmp_path / "out", members, {"source": "test"}, "", snapshot / JOURNAL
+    )
     day_dir = publication.folder.parent
     # the publisher's own temporary folder, flushed last of its tree
     (partial,) = {p for p in flushed if p.parent == day_dir and p.name.startswith(".v1.")}

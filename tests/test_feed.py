@@ -1,4 +1,4 @@
-"""The feed (dayclear/wire.py, dayclear/kafka_io.send_feed) without a broker: the column-wise wire
+"""The feed (jobs/wire.py, jobs/kafka_io.send_feed) without a broker: the column-wise wire
 JSON parses to exactly the row-wise wire records, the day is merged in ts order, pieces cover it
 once, and a paced feed keeps to wall time without drift (a fake clock and producer)."""
 
@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dayclear.kafka_io import FeedProgress, send_feed
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.wire import day_feed, encoded, piece, timestamp_text, wire_records
+from devtools.simulator import SimulationConfig, simulate
+from edge.bundle import load_reference
+from edge.validate import read_events
+from jobs.kafka_io import FeedProgress, send_feed
+from jobs.wire import day_feed, encoded, piece, timestamp_text, wire_records
 from schemas.registry import EVENT_TOPICS, topic_spec
-from settlement.bundle import load_reference
-from settlement.events import read_events
 
 DAY = date(2026, 11, 23)
 

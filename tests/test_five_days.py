@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.multiday import next_days, settle_days
-from dayclear.simulator import SimulationConfig
+from devtools.multiday import next_days, settle_days
+from devtools.simulator import SimulationConfig
 from tests.published import assert_funds_identity, assert_position_invariants, member_rows
 
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ def test_fund_movements_are_checked_field_by_field_then_day_then_references() ->
 
 def test_the_wire_types_are_checked_and_null_only_where_the_schema_allows_it() -> None:
     """52 and "52" have the same text once parsed: the ``type`` check holds the contract's JSON
-    types (dayclear/wire.py writes ints as numbers, decimals as strings, a MARKET price as null)."""
+    types (jobs/wire.py writes ints as numbers, decimals as strings, a MARKET price as null)."""
     typed = {c["verdict"].split("|")[1]: c for c in checks("orders", DAY) if c["check"] == "type"}
     assert typed["qty"] | {"verdict": ""} == {
         "check": "type", "at": typed["qty"]["at"], "verdict": "", "expect": "i",

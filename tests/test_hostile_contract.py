@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dayclear.simulator import SimulationConfig, simulate
+from devtools.simulator import SimulationConfig, simulate
 from tests.hostile import KINDS, contract_problem, hostile_batch
 
 DAY = "2026-12-09"

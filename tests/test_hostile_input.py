@@ -4,8 +4,8 @@ A small valid day is produced to ``orders``, ``trades`` and ``fund_movements``, 
 hostile records drawn by Hypothesis (tests/hostile.py: random bytes, truncated JSON, wrong types,
 huge numbers, non-ASCII text, missing and extra fields, zero or negative quantities, prices off the
 tick, timestamps outside the session, other days, unknown references, duplicated ``seq``). The
-day's streaming pre-aggregation (``dayclear.session.open_session``, the production path) reads
-them all; the stream close (``dayclear.stream_close.close_from_stream``) freezes it at the end
+day's streaming pre-aggregation (``driver.session.open_session``, the production path) reads
+them all; the stream close (``driver.stream_close.close_from_stream``) freezes it at the end
 offsets. Everything is judged from what comes out: the ``dead_letters`` topic, the snapshot's
 control table and its completeness proof, the job's exit, and the end of day over the snapshot.
 Nothing here reads the gate's internals, so the test stays valid while they change.
@@ -26,15 +26,15 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import KafkaError, Message
 
-from dayclear.close import close_day
-from dayclear.kafka_io import TopicReader, new_producer, offsets, produce_bundle
-from dayclear.pipeline import settle_snapshot
-from dayclear.session import open_session, stop_follower
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_close import StreamUnavailable, close_from_stream
-from dayclear.stream_jobs import stop, wait_caught_up
+from devtools.simulator import SimulationConfig, simulate
+from driver.close import close_day
+from driver.pipeline import settle_snapshot
+from driver.session import open_session, stop_follower
+from driver.stream_close import StreamUnavailable, close_from_stream
+from edge.aggregates import read_aggregate
+from jobs.kafka_io import TopicReader, new_producer, offsets, produce_bundle
+from jobs.stream_jobs import stop, wait_caught_up
 from schemas.registry import DEAD_LETTER_TOPIC, EVENT_TOPICS
-from settlement.aggregates import read_aggregate
 from settlement.errors import DayclearError
 from tests.hostile import (
     DECIMAL_OVERFLOW,
@@ -323,7 +323,7 @@ def test_records_the_job_cannot_read_are_refused(kafka, small_day: dict[str, Any
     )
     record = close_day(small_day["bundle"], DAY, kafka.bootstrap, root / "snapshots" / day)
     assert record["complete"]
-    by_topic = cast(dict[str, dict[str, Any]], record["topics"])  # as dayclear.close.completeness
+    by_topic = cast(dict[str, dict[str, Any]], record["topics"])  # as driver.close.completeness
     assert by_topic["trades"]["dead_letters"] == 2
     assert by_topic["fund_movements"]["dead_letters"] == 1
     assert by_topic["orders"]["dead_letters"] == 1

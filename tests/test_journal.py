@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.bundle import load_opening, load_reference
+from edge.bundle import load_opening, load_reference
+from edge.journal_files import JOURNAL, build_journal, read_journal
+from publication.publish import publish, verify_folder
 from settlement.eod import settle_day
 from settlement.instruments import instrument_table
 from settlement.journal import add_up
-from settlement.journal_files import build_journal, read_journal
-from settlement.publish import publish, verify_folder
 from tests.frames import futures_sums, leg, table
 from tests.rules_day import (
     DAY,
@@ -44,8 +44,8 @@ def test_journal_on_disk_publishes_the_same_bytes(tmp_path: Path) -> None:
     on_disk, breaks = settle_day(DAY, reference, opening, aggregates, journal)
     in_memory, breaks_mem = settle_day(DAY, reference, opening, aggregates)
     assert breaks == breaks_mem == [] and on_disk is not None and in_memory is not None
-    assert on_disk.trades is None and on_disk.trade_journal == snapshot / "journal"
-    a = publish(on_disk, tmp_path / "a", members, {"source": "test"})
+    assert on_disk.trades is None
+    a = publish(on_disk, tmp_path / "a", members, {"source": "test"}, "", snapshot / "journal")
     b = publish(in_memory, tmp_path / "b", members, {"source": "test"})
     assert _folder_bytes(a.folder) == _folder_bytes(b.folder)
     trades = pl.concat(
@@ -107,7 +107,9 @@ def test_a_journal_file_altered_after_it_was_hashed_fails_verification(tmp_path:
     reference, opening, aggregates, members, snapshot = rules_day_with_journal(tmp_path)
     result, _ = settle_day(DAY, reference, opening, aggregates, read_journal(snapshot))
     assert result is not None
-    folder = publish(result, tmp_path / "out", members, {"source": "test"}).folder
+    folder = publish(
+        result, tmp_path / "out", members, {"source": "test"}, "", snapshot / JOURNAL
+    ).folder
     verify_folder(folder)  # as published: whole
     trades = next(p for p in sorted(folder.glob("members/*/trades.csv")) if p.stat().st_size > 200)
     trades.write_bytes(trades.read_bytes().replace(b"4012.4", b"4012.6", 1))

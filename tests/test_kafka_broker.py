@@ -1,5 +1,5 @@
 """The embedded broker: a taken port is a clear error; topics follow schemas/ (real broker); the
-client pieces of dayclear/kafka_io.py on it: the feed, offsets, transactions, consumer groups."""
+client pieces of jobs/kafka_io.py on it: the feed, offsets, transactions, consumer groups."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dayclear import kafka_broker
+from devtools import kafka_broker
 
 
 def test_port_taken_is_a_clear_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +23,7 @@ def test_port_taken_is_a_clear_error(tmp_path, monkeypatch) -> None:  # type: ig
 
 @pytest.mark.slow
 def test_topics_have_the_partition_counts_of_the_schemas(kafka) -> None:  # type: ignore[no-untyped-def]
-    from dayclear.kafka_io import partition_counts
+    from jobs.kafka_io import partition_counts
 
     found = partition_counts(kafka.bootstrap)
     for topic, partitions in kafka_broker.topic_partitions().items():
@@ -37,8 +37,8 @@ def test_a_day_fed_in_pieces_is_on_its_topics_once_in_ts_order(kafka, tmp_path) 
     import json
     from datetime import date
 
-    from dayclear.kafka_io import TopicReader, end_offsets, produce_bundle
-    from dayclear.simulator import SimulationConfig, simulate
+    from devtools.simulator import SimulationConfig, simulate
+    from jobs.kafka_io import TopicReader, end_offsets, produce_bundle
     from schemas.registry import EVENT_TOPICS
 
     day = date(2026, 11, 17)
@@ -79,7 +79,7 @@ def test_readers_stop_at_the_last_stable_offset(kafka) -> None:  # type: ignore[
 
     from confluent_kafka import Producer, TopicPartition
 
-    from dayclear.kafka_io import (
+    from jobs.kafka_io import (
         TopicReader,
         create_topics,
         end_offsets,

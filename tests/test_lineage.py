@@ -7,7 +7,8 @@ from __future__ import annotations
 from hashlib import sha256
 from pathlib import Path
 
-from dayclear.pipeline import code_version, lineage
+from dayclear.config import code_version
+from driver.pipeline import lineage
 
 
 def _bundle(root: Path) -> Path:

@@ -1,12 +1,11 @@
-"""The demo's live line (dayclear/live_progress.py): its pure parts, with numbers worked by hand."""
+"""The demo's live line (devtools/live_progress.py): its pure parts, with numbers worked by hand."""
 
 from __future__ import annotations
 
 import io
 from datetime import datetime
 
-from dayclear.kafka_io import FeedProgress
-from dayclear.live_progress import (
+from devtools.live_progress import (
     ProgressLine,
     Reading,
     clock_text,
@@ -14,6 +13,7 @@ from dayclear.live_progress import (
     play_rate,
     records_behind,
 )
+from jobs.kafka_io import FeedProgress
 
 ENDS = {"orders": {0: 100, 1: 50}, "trades": {0: 30}, "fund_movements": {0: 7}}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.stream_health import evaluate
+from jobs.stream_health import evaluate
 
 THRESHOLDS = {"max_consumer_lag": 100, "max_dead_letters": 0, "max_checkpoint_age_seconds": 60}
 
@@ -35,8 +35,8 @@ def test_each_crossed_threshold_is_one_alert() -> None:
 
 @pytest.mark.slow
 def test_ops_dag_raises_an_alert_for_dead_letters(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from dayclear.demo import prepare_airflow, run_airflow
-    from dayclear.kafka_io import producer, read_values
+    from devtools.demo import prepare_airflow, run_airflow
+    from jobs.kafka_io import producer, read_values
 
     sender = producer(kafka.bootstrap)
     sender.send("dead_letters", {"source_topic": "trades", "reason": "malformed"})
@@ -46,7 +46,7 @@ def test_ops_dag_raises_an_alert_for_dead_letters(kafka, tmp_path: Path) -> None
     run_airflow("dags", "test", "dayclear_ops", "2026-11-23", "-c", conf, log=tmp_path / "ops.log")
     alerts = [json.loads(v) for v in read_values(kafka.bootstrap, "alerts")]
     assert any(a["kind"] == "DEAD_LETTERS" and a["value"] >= 1 for a in alerts)
-    from dayclear.paths import state_dir
+    from dayclear.config import state_dir
 
     health = json.loads((state_dir() / "ops" / "health.json").read_text())
     assert health["dead_letters"] >= 1 and set(health["topics"]) >= {

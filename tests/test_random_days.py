@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from audit.recompute import recompute
 from audit.reconcile import reconcile
-from dayclear.pipeline import replay
-from dayclear.simulator import SimulationConfig, simulate
+from devtools.simulator import SimulationConfig, simulate
+from driver.pipeline import replay
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dayclear.risk_monitor import alert_record
-from settlement.aggregates import Aggregates
-from settlement.bundle import load_opening, load_reference
+from edge.bundle import load_opening, load_reference
+from jobs.risk_monitor import alert_record
+from settlement.model import Aggregates
 from settlement.risk import estimate, risk_alerts
 from tests.daybuilder import Day, index_future
 from tests.frames import leg, table

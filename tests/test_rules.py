@@ -301,8 +301,8 @@ def test_declaration_fee_tiers_and_otr() -> None:
     """§8.2 bond product scope, tiers ≤4000 free, 4000-8000 at 1 (otr ≤ 2) or 2, >8000 at 2 or 4.
     A: 9000 messages, 2000 executed: otr = 3.5 > 2: 4000 × 2 + 1000 × 4 = 12,000.00.
     B: 9000 messages, 3000 executed: otr = 2.0 ≤ 2 (unrounded): 4000 × 1 + 1000 × 2 = 6,000.00."""
-    from settlement.bundle import Reference
     from settlement.fees import declaration_fees
+    from settlement.model import Reference
 
     tiers = table(
         "declaration_tiers",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from settlement.bundle import load_opening, load_reference
+from edge.bundle import load_opening, load_reference
 from settlement.eod import settle_day
 from tests.rules_day import DAY, rules_day_aggregates, rules_day_bundle
 

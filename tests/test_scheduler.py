@@ -1,7 +1,7 @@
 """The real scheduler runs the project's DAGs over a stretch of the trading calendar.
 
 Airflow's scheduler, API server and DAG processor run as production runs them (LocalExecutor,
-metadata in a real PostgreSQL: dayclear/airflow_services.py). Time is under control through the
+metadata in a real PostgreSQL: devtools/airflow_services.py). Time is under control through the
 settlement DAG's window: it starts on Friday 3 April 2026 and ends on Tuesday 7 April, days long
 past, so the scheduler's catch-up creates the runs itself from the trading-day timetable. Saturday,
 Sunday and Monday 6 April (Qingming, in the reference holidays) are no trading days; the settlement
@@ -9,9 +9,9 @@ DAG must run for Friday and Tuesday only, in that order, each publication must t
 smoke DAGs through the published-day Asset, and each day must end ``final``.
 
 Kafka is the production one too: three KRaft brokers, replication factor 3, ``min.insync.replicas``
-2 (``dayclear.cluster``, ports DAYCLEAR_TEST_SCHEDULER_KAFKA_PORT, default 27092-27094 and
+2 (``devtools.cluster``, ports DAYCLEAR_TEST_SCHEDULER_KAFKA_PORT, default 27092-27094 and
 27192-27194). Each day is tiny (20 accounts, 30 trades). Its events go to that Kafka and the bounded
-close freezes them (the Flink batch job over the day's offsets, ``dayclear.close.close_day``) before
+close freezes them (the Flink batch job over the day's offsets, ``driver.close.close_day``) before
 the scheduler runs: the settlement DAG then finds the day frozen, as after a close run by hand, and
 settles and publishes it. The smoke DAG's known-answer scenarios are off
 (``DAYCLEAR_SMOKE_KNOWN_ANSWERS=off``): each is another Flink run, and tests/test_stream_day.py runs
@@ -36,12 +36,12 @@ from typing import Any
 
 import pytest
 
-from dayclear import airflow_services, cluster
-from dayclear.close import close_day
-from dayclear.kafka_io import produce_bundle
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.status import read_status
-from dayclear.trading_calendar import EXCHANGE_TZ
+from devtools import airflow_services, cluster
+from devtools.simulator import SimulationConfig, simulate
+from driver.close import close_day
+from jobs.kafka_io import produce_bundle
+from orchestration.trading_calendar import EXCHANGE_TZ
+from publication.status import read_status
 
 pytestmark = pytest.mark.slow  # in make test (issue 15): about 4 minutes on a quiet machine
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def scheduled() -> Iterator[Path]:
     # not under pytest's basetemp: every pytest session on the machine sets /tmp/pytest-of-<user>
     # back to 0700, and the PostgreSQL server (the postgres user) then loses its data directory
     state = Path(tempfile.mkdtemp(prefix="dayclear-scheduler-"))
-    # the production Kafka: three brokers, replication factor 3 (dayclear/cluster.py)
+    # the production Kafka: three brokers, replication factor 3 (devtools/cluster.py)
     brokers = cluster.Settings(
         state=state,
         kafka_port=int(os.environ.get("DAYCLEAR_TEST_SCHEDULER_KAFKA_PORT", "27092")),

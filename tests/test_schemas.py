@@ -48,10 +48,10 @@ def test_topic_schemas_are_valid_and_follow_the_contract(topic: str) -> None:
 def test_wire_records_validate(tmp_path: Path) -> None:
     from datetime import date
 
-    from dayclear.kafka_io import wire_records
-    from dayclear.simulator import SimulationConfig, simulate
-    from settlement.bundle import load_reference
-    from settlement.events import read_events
+    from devtools.simulator import SimulationConfig, simulate
+    from edge.bundle import load_reference
+    from edge.validate import read_events
+    from jobs.kafka_io import wire_records
 
     day = date(2026, 11, 23)
     simulate(SimulationConfig(day=day, accounts=50, members=5, trades=40), tmp_path)

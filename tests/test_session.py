@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.session import (
+from driver.session import (
     Session,
     job_running,
     offsets_json,
@@ -23,8 +23,8 @@ from dayclear.session import (
     read_session,
     session_paths,
 )
-from dayclear.stream_close import StreamUnavailable, close_from_stream
-from settlement.formats import json_bytes
+from driver.stream_close import StreamUnavailable, close_from_stream
+from edge.formats import json_bytes
 
 DAY = date(2026, 11, 27)
 

@@ -1,5 +1,5 @@
 """Settling in shards of members publishes exactly the bytes of settling the whole day at once,
-for any cut of the members (settlement/shards.py); the cut follows the members' account counts."""
+for any cut of the members (driver/shards.py); the cut follows the members' account counts."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dayclear.pipeline import load_inputs, run_preaggregation, snapshot_journal, stage_bundle
-from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
+from devtools.simulator import SimulationConfig, simulate
+from driver.pipeline import run_preaggregation, snapshot_journal, stage_bundle
+from driver.shards import member_shards, settle_in_shards
+from edge.aggregates import read_aggregates
+from edge.bundle import load_inputs
+from publication.publish import publish, publish_files
 from settlement.eod import settle_day
-from settlement.publish import publish, publish_files
-from settlement.shards import member_shards, settle_in_shards
 
 EXPIRY = date(2026, 12, 18)  # index futures and options expire: final settlement, positions removed
 
@@ -61,7 +62,10 @@ def test_any_cut_of_the_members_publishes_the_same_bytes(tmp_path: Path) -> None
     )
     assert whole is not None and breaks == []
     assert whole.settlement_prices["open_interest"].sum() > 0
-    expected = _folder_bytes(publish(whole, tmp_path / "whole", members, lineage).folder)
+    journal = snapshot_journal(snapshot, inputs, EXPIRY)
+    expected = _folder_bytes(
+        publish(whole, tmp_path / "whole", members, lineage, "", journal.folder).folder
+    )
 
     for shards in (1, 3, len(members)):
         rendered, breaks = settle_in_shards(

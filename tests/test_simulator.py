@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from dayclear.simulator import SimulationConfig, simulate
+from devtools.simulator import SimulationConfig, simulate
 
 DAY = date(2026, 11, 23)
 

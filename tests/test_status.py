@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dayclear.status import mark, read_status
+from publication.status import mark, read_status
 
 
 def test_final_needs_settlement_audit_and_smoke_of_the_same_version(tmp_path: Path) -> None:

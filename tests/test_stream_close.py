@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from dayclear.demo import settle_with_airflow
-from dayclear.journal_follower import segments
-from dayclear.kafka_io import offsets, produce_bundle
-from dayclear.session import Session, follower_running, open_session
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_jobs import stop, wait_caught_up
+from devtools.demo import settle_with_airflow
+from devtools.simulator import SimulationConfig, simulate
+from driver.journal_follower import segments
+from driver.session import Session, follower_running, open_session
+from edge.journal_files import SEGMENT_MANIFEST
+from jobs.kafka_io import offsets, produce_bundle
+from jobs.stream_jobs import stop, wait_caught_up
 from portal.i18n import COOKIE
 from schemas.registry import EVENT_TOPICS
-from settlement.journal_files import SEGMENT_MANIFEST
 from tests.conftest import run_dayclear
 from tests.portal_server import PASSWORDS, provision, serve, signed_in
 

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, TypedDict
 
 import pytest
 
-from dayclear.demo import settle_with_airflow
-from dayclear.kafka_io import produce_bundle
-from dayclear.simulator import SimulationConfig, simulate
-from settlement.aggregates import read_aggregates
+from devtools.demo import settle_with_airflow
+from devtools.simulator import SimulationConfig, simulate
+from edge.aggregates import read_aggregates
+from jobs.kafka_io import produce_bundle
 from tests.published import assert_funds_identity, assert_position_invariants, member_rows
 from tests.same_aggregates import assert_same_as_file_fed
 
 if TYPE_CHECKING:
     from audit.reconcile import Reconciliation
-    from dayclear.kafka_broker import Broker
+    from devtools.kafka_broker import Broker
 
 pytestmark = pytest.mark.slow
 DAY = date(2026, 11, 23)
@@ -206,7 +206,7 @@ def test_section_12_invariants_on_published_files(settled: dict[str, Path]) -> N
 
 
 def _audit(day_dir_out: Path, bundle: Path, log: Path) -> Reconciliation:
-    from dayclear.demo import run_airflow
+    from devtools.demo import run_airflow
 
     conf = json.dumps({"day": DAY.isoformat(), "bundle": str(bundle), "out": str(day_dir_out)})
     failed = None
@@ -266,14 +266,9 @@ def test_audit_finds_an_event_dropped_from_the_stream_path(
     """The aggregates miss one trade (the stream path lost it: the pre-aggregation never saw it);
     the full recompute from the raw events does not, and the reconciliation names the missing legs
     and the rows they change. (A bundle with the trade deleted is refused before anything runs: its
-    ``seq`` would have a gap, settlement/validate.py.)"""
-    from dayclear.pipeline import (
-        load_inputs,
-        publish_result,
-        run_preaggregation,
-        settle_snapshot,
-        stage_bundle,
-    )
+    ``seq`` would have a gap, edge/validate.py.)"""
+    from driver.pipeline import publish_result, run_preaggregation, settle_snapshot, stage_bundle
+    from edge.bundle import load_inputs
 
     bundle, staging, snapshot = settled["bundle"], tmp_path / "staging", tmp_path / "snapshot"
     inputs = load_inputs(bundle, DAY)
@@ -304,7 +299,7 @@ def test_audit_finds_an_event_dropped_from_the_stream_path(
 
 
 def _smoke(bundle: Path, out: Path, bootstrap: str, log: Path) -> tuple[bool, str]:
-    from dayclear.demo import run_airflow
+    from devtools.demo import run_airflow
 
     conf = json.dumps(
         {"day": DAY.isoformat(), "bundle": str(bundle), "out": str(out), "bootstrap": bootstrap}
@@ -356,7 +351,7 @@ def test_reissue_after_a_corrected_trade(settled: dict[str, Path], tmp_path: Pat
     and v2 is audited and smoke-tested."""
     import shutil
 
-    from dayclear.demo import run_airflow
+    from devtools.demo import run_airflow
 
     out, bundle = tmp_path / "out", tmp_path / "corrected"
     shutil.copytree(

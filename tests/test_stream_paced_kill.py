@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.kafka_io import offsets, produce_bundle
-from dayclear.session import open_session, read_session, stop_job
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_close import close_from_stream
-from dayclear.stream_jobs import committed
+from devtools.simulator import SimulationConfig, simulate
+from driver.session import open_session, read_session, stop_job
+from driver.stream_close import close_from_stream
+from jobs.kafka_io import offsets, produce_bundle
+from jobs.stream_jobs import committed
 from schemas.registry import EVENT_TOPICS
 from tests.same_aggregates import assert_same_as_file_fed
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from dayclear.close import completeness, stage_for_gate
-from dayclear.kafka_io import offsets, produce_bundle
-from dayclear.pipeline import load_inputs
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_health import committed_alerts
-from dayclear.stream_jobs import committed, start_preaggregation, start_risk_monitor, stop
-from dayclear.stream_snapshot import freeze_snapshot
+from devtools.simulator import SimulationConfig, simulate
+from driver.close import completeness, stage_for_gate
+from edge.bundle import load_inputs
+from jobs.kafka_io import offsets, produce_bundle
+from jobs.stream_health import committed_alerts
+from jobs.stream_jobs import committed, start_preaggregation, start_risk_monitor, stop
+from jobs.stream_snapshot import freeze_snapshot
 from schemas.registry import EVENT_TOPICS
 from tests.same_aggregates import assert_same_as_file_fed
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dayclear.kafka_io import TopicReader, end_offsets, producer
-from dayclear.stream_jobs import committed, start_surveillance, stop
+from jobs.kafka_io import TopicReader, end_offsets, producer
+from jobs.stream_jobs import committed, start_surveillance, stop
 
 if TYPE_CHECKING:
-    from dayclear.kafka_broker import Broker
+    from devtools.kafka_broker import Broker
 
 pytestmark = pytest.mark.slow
 DAY = "2026-11-24"

@@ -9,7 +9,7 @@ import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
 
-from dayclear.trading_calendar import EXCHANGE_TZ, HolidaysMissing, TradingDayTimetable
+from orchestration.trading_calendar import EXCHANGE_TZ, HolidaysMissing, TradingDayTimetable
 
 # 2026 holidays of the simulator's reference data, including the Spring Festival week (16-20 Feb)
 # and the National Day holiday (1-7 Oct), written out here as the independent expectation.

@@ -79,7 +79,7 @@ def test_two_day_account(tmp_path: Path) -> None:
     done = run_dayclear("replay", str(d2), "--day", "2026-11-24", "--out", str(out), check=True)
     assert "unchanged" in done.stdout
     assert {p: p.read_bytes() for p in v2.rglob("*") if p.is_file()} == before
-    # beside the version: LATEST and the day's publication lock (settlement/day_lock.py), free
+    # beside the version: LATEST and the day's publication lock (publication/day_lock.py), free
     day_dir = out / "2026-11-24"
     assert sorted(p.name for p in day_dir.iterdir()) == [".publish.lock", "LATEST", "v1"]
     assert (day_dir / ".publish.lock").read_bytes() == b""

@@ -3,7 +3,7 @@ publishes it, so that a test can kill it, fill its disk or start two of it at on
 
     python -m tests.faults.publisher WORK OUT [--reason R]
 
-It runs what the settlement DAG's ``settle_and_publish`` runs (``dayclear.pipeline.settle_snapshot``
+It runs what the settlement DAG's ``settle_and_publish`` runs (``driver.pipeline.settle_snapshot``
 then ``publish_result``) on the worked-example day of tests/test_rules_day.py (2026-11-23: 4
 accounts of 2 members, 3 trades, expiries and fallbacks) frozen in ``WORK/snapshot`` by
 :func:`prepare`, as the close would have frozen it: no Kafka or Flink needed. It exits as
@@ -17,19 +17,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from dayclear.pipeline import (
+from dayclear.config import code_version
+from driver.pipeline import (
     TERMS,
     build_snapshot_journal,
     bundle_fingerprint,
-    code_version,
-    load_inputs,
     publish_result,
     settle_snapshot,
     summary,
 )
+from edge.bundle import load_inputs
+from edge.tables import write_staged
 from schemas.registry import file_spec
 from settlement.errors import DayclearError
-from settlement.tables import write_staged
 from tests.rules_day import DAY, rules_day_aggregates, rules_day_bundle
 
 

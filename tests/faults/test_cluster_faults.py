@@ -1,6 +1,6 @@
 """Streamed days under faults on the production cluster (issue 15 item 3; docs/reliability.md, Fault
 campaign): three KRaft brokers and a Flink session cluster (JobManager, two TaskManagers) started by
-``dayclear.cluster``, the day's streaming session (``dayclear.session.open_session``) submitted to it,
+``devtools.cluster``, the day's streaming session (``driver.session.open_session``) submitted to it,
 the day played into Kafka at a paced rate in a thread, and one part SIGKILLed mid-session:
 
 * the broker that leads the most ``trades`` partitions (restarted once the job commits again);
@@ -38,13 +38,15 @@ import pytest
 from confluent_kafka import KafkaException
 
 from audit.run import reconciled_differences
-from dayclear import cluster, flink_rest
-from dayclear.kafka_io import new_admin, offsets, produce_bundle
-from dayclear.pipeline import load_inputs, publish_result, settle_snapshot
-from dayclear.session import Session, job_running, open_session, stop_follower, stop_job
-from dayclear.simulator import SimulationConfig, simulate
-from dayclear.stream_close import close_from_stream
-from dayclear.stream_jobs import committed
+from devtools import cluster
+from devtools.simulator import SimulationConfig, simulate
+from driver.pipeline import publish_result, settle_snapshot
+from driver.session import Session, job_running, open_session, stop_follower, stop_job
+from driver.stream_close import close_from_stream
+from edge.bundle import load_inputs
+from jobs import flink_rest
+from jobs.kafka_io import new_admin, offsets, produce_bundle
+from jobs.stream_jobs import committed
 from schemas.registry import EVENT_TOPICS
 from tests.published import member_rows
 

@@ -6,7 +6,7 @@ Each case ends as an undisturbed run does: ``v1`` (or the re-issue's ``v2``) wit
 byte-identical to the undisturbed publication, ``LATEST`` naming it, no temporary folder left, and
 every trade of the frozen day in the published ``trades.csv`` once (none lost, none duplicated).
 A test waits on what the publisher has done on disk (its pause marker, its log line), never on a
-sleep: ``DAYCLEAR_TEST_PUBLISH_PAUSE`` (settlement/publish.py) stops a publisher at a named point.
+sleep: ``DAYCLEAR_TEST_PUBLISH_PAUSE`` (publication/publish.py) stops a publisher at a named point.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import IO
 
 import pytest
 
+from publication.day_lock import LOCK_NAME, TIMEOUT_ENV
+from publication.publish import PAUSE_ENV
 from schemas.registry import file_spec
-from settlement.day_lock import LOCK_NAME, TIMEOUT_ENV
-from settlement.publish import PAUSE_ENV
 from tests.faults.publisher import prepare
 from tests.published import member_rows
 from tests.rules_day import DAY

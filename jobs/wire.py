@@ -1,0 +1,117 @@
+"""The event topics' wire form (``schemas/topics/*.json``), built column-wise, and the day as one feed.
+
+A wire record is a JSON object in the schema's column order whose decimals, dates and timestamps are
+text and whose ``int`` columns (seq, qty) are numbers; a MARKET order's price is ``null``. Its Kafka
+key is the schema's key field (instrument_id for orders and trades, account_id for fund movements).
+
+:func:`wire_records` is the row-by-row reference (a dict per record). :func:`encoded` gives the same
+records as JSON text in one Polars pass (``struct.json_encode``), which is what the producer sends:
+``tests/test_feed.py`` checks that every encoded value parses to exactly the reference record.
+:func:`day_feed` merges the three topics in the order the exchange produced them: by ``ts``, ties by
+topic (in ``EVENT_TOPICS`` order: an order before the trade it fills) then by ``seq``, each topic
+kept in its ``seq`` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+import polars as pl
+
+from edge.events import topic_file_spec
+from edge.tables import text_columns
+from schemas.registry import EVENT_TOPICS, topic_spec
+
+FEED_COLUMNS = ("ts", "topic", "seq", "key", "value")
+TOPIC_ENUM = pl.Enum(list(EVENT_TOPICS))
+
+
+def _int_columns(topic: str) -> list[str]:
+    return [c.name for c in topic_spec(topic).columns if c.type == "int"]
+
+
+def wire_records(frame: pl.DataFrame, topic: str) -> Iterator[dict[str, Any]]:
+    """Rows of a checked topic table as wire dicts (text decimals, ints for seq/qty)."""
+    ints = set(_int_columns(topic))
+    for row in text_columns(frame, topic_file_spec(topic)).iter_rows(named=True):
+        yield {k: (int(v) if k in ints and v is not None else v) for k, v in row.items()}
+
+
+def timestamp_text(values: pl.Series) -> pl.Series:
+    """Timestamps as ``text_columns`` writes them (``2026-11-23T09:30:00.000000``), each distinct
+    second formatted once: a day has some 20,000 of them for millions of events."""
+    frame = values.to_frame("ts").with_columns(second=pl.col("ts").dt.truncate("1s"))
+    seconds = frame["second"].unique()
+    micros = (pl.col("ts") - pl.col("second")).dt.total_microseconds() + 1_000_000
+    return frame.select(
+        pl.concat_str(
+            pl.col("second").replace_strict(seconds, seconds.dt.strftime("%Y-%m-%dT%H:%M:%S.")),
+            micros.cast(pl.String).str.slice(1),
+        ).alias(values.name)
+    ).to_series()
+
+
+def date_text(values: pl.Series) -> pl.Series:
+    """Dates as ``text_columns`` writes them (``2026-11-23``), each distinct day formatted once."""
+    days = values.unique()
+    return values.replace_strict(days, days.dt.strftime("%Y-%m-%d"), return_dtype=pl.String)
+
+
+def _text(frame: pl.DataFrame, topic: str) -> pl.DataFrame:
+    """``text_columns`` of a topic table, its dates and timestamps formatted by distinct value."""
+    spec = topic_file_spec(topic)
+    fast = {"date": date_text, "timestamp": timestamp_text}
+    columns = tuple(replace(c, type="string") if c.type in fast else c for c in spec.columns)
+    formatted = frame.with_columns(
+        fast[c.type](frame[c.name]) for c in spec.columns if c.type in fast
+    )
+    return text_columns(formatted, replace(spec, columns=columns))
+
+
+def encoded(frame: pl.DataFrame, topic: str) -> pl.DataFrame:
+    """A checked topic table as feed rows: ``ts`` (typed), ``topic``, ``seq``, ``key`` and ``value``
+    (the wire JSON text), in the table's row order."""
+    spec = topic_spec(topic)
+    text = _text(frame, topic).with_columns(pl.col(_int_columns(topic)).cast(pl.Int64))
+    rows = pl.DataFrame(
+        {
+            "ts": frame["ts"],
+            "seq": frame["seq"],
+            "key": text[spec.key],
+            "value": text.select(pl.struct(pl.all()).struct.json_encode()).to_series(),
+        }
+    )
+    return rows.with_columns(topic=pl.lit(topic, TOPIC_ENUM)).select(FEED_COLUMNS)
+
+
+def day_feed(events: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The day's events of every topic as one feed in the exchange's order: by ``ts``, ties by topic
+    (in ``EVENT_TOPICS`` order), then by ``seq``.
+
+    A topic's own order is never changed: each topic is taken in ``seq`` order and interleaved by the
+    latest ``ts`` seen so far in it, which is its ``ts`` whenever ``ts`` grows with ``seq`` (as the
+    exchange numbers its events). A feed with a late timestamp within a topic (e.g. several gateways)
+    keeps its ``seq`` order in Kafka, which the streaming matchings rely on."""
+    parts = [
+        encoded(events[t].sort("seq"), t).with_columns(_merge=pl.col("ts").cum_max())
+        for t in EVENT_TOPICS
+        if t in events
+    ]
+    if not parts:
+        schema: dict[str, pl.DataType] = {"ts": pl.Datetime("us"), "topic": TOPIC_ENUM}
+        return pl.DataFrame(
+            schema=schema | {"seq": pl.Int64(), "key": pl.String(), "value": pl.String()}
+        )
+    return pl.concat(parts).sort("_merge", "topic", "seq").drop("_merge")
+
+
+def piece(feed: pl.DataFrame, part: tuple[int, int]) -> pl.DataFrame:
+    """The ``k``-th of ``n`` consecutive slices of the feed (``part = (k, n)``): a day sent in pieces
+    covers it whole, each event once, each piece later in the day than the one before."""
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"part {k} of {n} does not exist")
+    size = -(-feed.height // n)
+    return feed.slice(k * size, size)

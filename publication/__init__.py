@@ -1,0 +1,1 @@
+"""Publishing a day's version: atomic and verified, one publisher at a time, and the day's status."""
