@@ -54,7 +54,7 @@ def test_the_import_contracts_hold() -> None:
 
 
 def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, str]]:
-    found = []
+    found: list[tuple[ast.Import | ast.ImportFrom, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node, alias.name) for alias in node.names]
