@@ -38,10 +38,14 @@ def current_day() -> str:
     return _day.get()
 
 
-def ours(logger_name: str) -> bool:
+def ours(logger_name: str | None) -> bool:
     """True for dayclear's own loggers: its packages', and the DAG files' (Airflow loads a DAG
     file under a generated module name ending in the file's name, e.g. ``..._dayclear_settlement``),
-    and an entry point run with ``python -m`` (``__main__``)."""
+    and an entry point run with ``python -m`` (``__main__``). A record made from another record's
+    fields (``logging.makeLogRecord``, as structlog's formatter does) has no name yet: not ours, so
+    the message it copies keeps the one prefix it already has."""
+    if not logger_name:
+        return False
     root = logger_name.split(".")[0]
     return root in PACKAGES or root == "__main__" or "dayclear_" in logger_name
 

@@ -54,6 +54,22 @@ def test_before_the_day_is_known_the_record_says_so() -> None:
     assert _logged("driver.session", None).startswith("[day=- version=")
 
 
+def test_a_record_copied_by_a_formatter_keeps_one_prefix() -> None:
+    """structlog's formatter (Airflow's task logs) rebuilds a record with logging.makeLogRecord,
+    which calls the factory with no logger name before copying the fields over."""
+    logs.install()
+    logs.set_day(date(2026, 12, 18))
+    try:
+        original = logging.getLogger("driver.close").makeRecord(
+            "driver.close", logging.INFO, __file__, 1, "frozen", (), None
+        )
+        copy = logging.makeLogRecord(original.__dict__)
+    finally:
+        logs.set_day(None)
+    assert copy.getMessage() == original.getMessage()
+    assert copy.getMessage().count("[day=2026-12-18 ") == 1
+
+
 def test_other_libraries_records_are_left_alone() -> None:
     assert _logged("confluent_kafka", date(2026, 12, 18)) == "frozen at offsets.json"
 

@@ -321,6 +321,7 @@ def test_smoke_dag_passes_a_clean_day(settled: dict[str, Path], kafka: Broker) -
     assert ok, log[-3000:]
     for task_id in ("reference_data", "services", "known_answers", "published_files"):
         assert f"task_id={task_id}" in log
+    assert "--- Logging error ---" not in log  # dayclear.logs under Airflow's structlog formatter
 
 
 def test_smoke_dag_fails_clearly_without_a_reference_file(
