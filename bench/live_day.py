@@ -58,6 +58,27 @@ def _rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+class _PeakRss:
+    """The streaming job's peak resident size (its process tree: the Python driver and the JVM it
+    launched), sampled every half second from the session's start until :meth:`stop`: the job ends
+    during the close, and its high-water mark goes with it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0.0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stopped.wait(0.5):
+            self.peak = max(self.peak, peak_rss_mib(self.pid) if self.pid else 0.0)
+
+    def stop(self) -> float:
+        self._stopped.set()
+        self._thread.join()
+        return self.peak
+
+
 def _commit() -> str:
     root = Path(__file__).resolve().parent.parent
     found = subprocess.run(
@@ -118,6 +139,7 @@ def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int
     snapshot = work / "snapshots" / DAY.isoformat()
     shutil.rmtree(snapshot, ignore_errors=True)
     session = open_session(DAY, bundle, bootstrap, snapshot=snapshot, checkpoint_ms=checkpoint_ms)
+    job_rss = _PeakRss(session.pid)
     readings: list[tuple[float, int]] = []
     profile: list[dict[str, Any]] = []
     launched = time.perf_counter()
@@ -143,7 +165,7 @@ def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int
     close_started = time.perf_counter()
     record = close_from_stream(DAY, bundle, bootstrap, snapshot)
     steps["freeze_fold_journal_proof_s"] = time.perf_counter() - close_started
-    job_rss = peak_rss_mib(session.pid) if session.pid else 0.0
+    job_peak = job_rss.stop()
     inputs = load_inputs(bundle, DAY)
     mark = time.perf_counter()
     rendered = settle_snapshot(bundle, DAY, snapshot, inputs)
@@ -163,9 +185,9 @@ def backlog_and_close(work: Path, accounts: int, trades: int, checkpoint_ms: int
         "backlog_profile": profile,
         "close_to_latest_s": round(close_to_latest, 1),
         "close_steps_s": {k: round(v, 2) for k, v in steps.items()},
-        "close_peak_rss_mib": max(_rss_mib(), job_rss),
+        "close_peak_rss_mib": max(_rss_mib(), job_peak),
         "close_process_peak_rss_mib": _rss_mib(),
-        "job_peak_rss_mib": job_rss,
+        "job_peak_rss_mib": job_peak,
         "complete": record["complete"],
         "reconciled_differences": reconciled,
         "counts": counts,
