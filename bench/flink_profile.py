@@ -63,20 +63,26 @@ def task_metrics(port: int) -> list[dict[str, Any]]:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds used by processes (and their children) between :meth:`start` and :meth:`shares`."""
+    """CPU seconds used by processes (and their children) between :meth:`start` and :meth:`shares`.
+    The names in ``alone`` are measured without their children (the bench process itself, whose
+    children are the jobs it started)."""
 
     pids: dict[str, int]
+    alone: frozenset[str] = frozenset()
     began: float = 0.0
     first: dict[str, float] | None = None
 
+    def _used(self, name: str) -> float:
+        return _cpu(self.pids[name], tree=name not in self.alone)
+
     def start(self) -> None:
-        self.began, self.first = time.monotonic(), {n: _cpu(p) for n, p in self.pids.items()}
+        self.began, self.first = time.monotonic(), {n: self._used(n) for n in self.pids}
 
     def shares(self) -> dict[str, float]:
         """Cores used on average per process since :meth:`start` (1.0 = one core all the time)."""
         assert self.first is not None
         wall = time.monotonic() - self.began
-        return {n: round((_cpu(p) - self.first[n]) / wall, 2) for n, p in self.pids.items()}
+        return {n: round((self._used(n) - self.first[n]) / wall, 2) for n in self.pids}
 
 
 def _tree(pid: int) -> list[int]:
@@ -96,10 +102,10 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _cpu(pid: int) -> float:
+def _cpu(pid: int, tree: bool = True) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for p in _tree(pid):
+    for p in _tree(pid) if tree else [pid]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

@@ -14,9 +14,10 @@ its own (the embedded KRaft broker on port 19492, state in ``--work``):
 * **reconciliation**: the published day against the independent batch-only recompute from the raw
   events (audit/recompute.py + audit/reconcile.py): differences must be 0;
 * **(b) paced** (``--rate``, default the design day's 29,000 events/s): a fresh broker, the session
-  and the surveillance job started first, then the day played at that rate: consumer lag of the
-  pre-aggregation sampled every second (records behind the end offsets, in seconds of the feed),
-  its p99 and max and whether it grows, and the CPU each process used.
+  (the job and its journal follower), the surveillance job and the risk monitor started first,
+  then the day played at that rate: consumer lag of the pre-aggregation sampled every second
+  (records behind the end offsets, in seconds of the feed), its p99 and max and whether it grows,
+  and the CPU each process used (the feed: this process alone).
 
 Figures go to stdout and to ``bench/results/live_day-<accounts>-<trades>.json``.
 
@@ -224,7 +225,7 @@ def paced(
     from devtools import kafka_broker
     from driver.session import open_session, stop_job
     from jobs.kafka_io import offsets, produce_bundle
-    from jobs.stream_jobs import start_surveillance, stop, wait_caught_up
+    from jobs.stream_jobs import start_risk_monitor, start_surveillance, stop, wait_caught_up
     from schemas.registry import EVENT_TOPICS
 
     bootstrap = _fresh_broker(work)
@@ -238,12 +239,23 @@ def paced(
         group="bench-surveillance",
     )  # fmt: skip
     os.environ["DAYCLEAR_FLINK_REST_PORT"] = rest
+    risk = None
     try:
         _wait_running(int(rest), session.job)  # the day starts once the job is reading
+        risk = start_risk_monitor(
+            bootstrap, DAY.isoformat(), bundle, work / "risk_monitor.log", group=session.group
+        )
         broker = kafka_broker.status()
         meter = CpuMeter(
-            {"preaggregation": session.pid, "surveillance": surveillance.pid, "feed": os.getpid()}
-            | ({"broker": broker.pid} if broker else {})
+            {
+                "preaggregation": session.pid,
+                "journal_follower": session.journal_pid,
+                "surveillance": surveillance.pid,
+                "risk_monitor": risk.pid,
+                "feed": os.getpid(),
+            }
+            | ({"broker": broker.pid} if broker else {}),
+            alone=frozenset({"feed"}),  # this process; the jobs above are its children
         )
         lags: list[tuple[float, int]] = []
         stop_sampling = threading.Event()
@@ -266,6 +278,8 @@ def paced(
         sampler.join(5)
         cpu = meter.shares()
     finally:
+        if risk is not None:
+            stop(risk)
         stop(surveillance)
         stop_job(session)
     behind_s = [max(0, n) / rate for _, n in lags]

@@ -282,14 +282,23 @@ def _partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, in
 
 
 def create_topics(
-    bootstrap: str, partitions: Mapping[str, int], timeout: float = 30.0, replication: int = -1
+    bootstrap: str,
+    partitions: Mapping[str, int],
+    timeout: float = 30.0,
+    replication: int = -1,
+    config: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
     """Create the topics of ``partitions`` (name -> partition count) that do not exist yet; returns
     the names created. ``replication`` -1 takes the brokers' ``default.replication.factor`` (1 on the
-    embedded broker, 3 on ``dayclear cluster``, where ``min.insync.replicas`` is 2)."""
+    embedded broker, 3 on ``dayclear cluster``, where ``min.insync.replicas`` is 2). ``config``
+    gives a topic its own settings (name -> Kafka topic configs)."""
     admin = new_admin(bootstrap)
     existing = _partition_counts(admin, timeout)
-    new = [NewTopic(name, n, replication) for name, n in partitions.items() if name not in existing]
+    new = [
+        NewTopic(name, n, replication, config=dict((config or {}).get(name, {})))
+        for name, n in partitions.items()
+        if name not in existing
+    ]
     if not new:
         return []
     created = []

@@ -119,12 +119,30 @@ def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
     return ddl
 
 
-def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
-    """The day's aggregate topics (one partition each: the snapshot reads them whole)."""
+#: The upsert topics are compacted by the broker during the session (docs/decisions.md, "The
+#: close reads the last value per key"): the job writes a key's new value at every mini-batch, so
+#: a topic holds as many records as the day had updates (~1 per order message for the
+#: declarations); compacted in segments of 16 MiB, what the close folds stays in proportion to the
+#: keys (accounts x instruments), not to the day's events. The legs' topic is not an upsert topic:
+#: each leg is its own record, read once by the journal follower.
+COMPACTED = {
+    "cleanup.policy": "compact",
+    "segment.bytes": str(16 * 1024 * 1024),
+    "min.cleanable.dirty.ratio": "0.3",
+    "min.compaction.lag.ms": "0",
+}
 
-    names = [aggregate_topic(group, day, s.name) for s in group_specs("aggregates")]
-    create(bootstrap, dict.fromkeys(names, 1))
-    return names
+
+def create_topics(bootstrap: str, group: str, day: str) -> list[str]:
+    """The day's aggregate topics (one partition each: the snapshot reads them whole); every one
+    but the legs' compacted (:data:`COMPACTED`)."""
+    names = {aggregate_topic(group, day, s.name): s.name for s in group_specs("aggregates")}
+    create(
+        bootstrap,
+        dict.fromkeys(names, 1),
+        config={topic: COMPACTED for topic, table in names.items() if table != LEGS},
+    )
+    return list(names)
 
 
 def job_record(freeze: Path) -> Path:

@@ -31,6 +31,10 @@ def text_frame(spec: FileSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
+#: Records read and folded at a time by :meth:`AggregateTopics.catch_up`.
+FOLD_EVERY = 100_000
+
+
 class AggregateTopics:
     """The aggregate topics of one streaming run (``group``, ``day``), folded incrementally;
     ``tables`` (default: all) names the aggregate tables to follow."""
@@ -49,15 +53,21 @@ class AggregateTopics:
 
     def catch_up(self, idle_s: float = 30) -> int:
         """Read up to the topics' last stable offsets as they are now, unless nothing comes for
-        ``idle_s`` seconds while behind; returns the records read."""
-        records = self.reader.read(idle_s)
-        for record in records:
-            table, key, value = self.rows[str(record.topic())], record.key() or b"", record.value()
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = json.loads(value)
-        return len(records)
+        ``idle_s`` seconds while behind; returns the records read. Folded :data:`FOLD_EVERY`
+        records at a time, so memory stays in proportion to the keys, not to the updates."""
+        read = 0
+        while True:
+            records = self.reader.read(idle_s, limit=FOLD_EVERY)
+            for record in records:
+                table, key = self.rows[str(record.topic())], record.key() or b""
+                value = record.value()
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = json.loads(value)
+            read += len(records)
+            if len(records) < FOLD_EVERY:
+                return read
 
     def behind(self) -> list[str]:
         """The topics not read to their last stable offset, with where the reading stands."""
