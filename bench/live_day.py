@@ -23,6 +23,7 @@ Figures go to stdout and to ``bench/results/live_day-<accounts>-<trades>.json``.
 
     .venv/bin/python bench/live_day.py [--accounts 20000 --trades 10000] [--rate 29000] [--no-paced]
     .venv/bin/python bench/live_day.py --sizes 2000x4000,20000x10000,20000x50000
+    .venv/bin/python bench/live_day.py --accounts 100000 --trades 500000 --paced-only
 """
 
 from __future__ import annotations
@@ -319,6 +320,9 @@ def main() -> None:
     parser.add_argument("--sizes", help="several sizes, e.g. 2000x4000,20000x10000")
     parser.add_argument("--rate", type=float, default=29_000.0)
     parser.add_argument("--no-paced", action="store_true")
+    parser.add_argument(
+        "--paced-only", action="store_true", help="(b) alone, added to the size's last figures"
+    )
     parser.add_argument("--checkpoint-ms", type=int, default=10_000)
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
@@ -338,12 +342,15 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     try:
         for accounts, trades in sizes:
+            target = RESULTS / f"live_day-{accounts}-{trades}.json"
             result: dict[str, Any] = {"commit": _commit(), "accounts": accounts, "trades": trades}
-            result |= backlog_and_close(work, accounts, trades, args.checkpoint_ms)
-            result["orders"] = result["counts"]["orders"]
+            if args.paced_only:
+                result = json.loads(target.read_text()) | {"paced_commit": _commit()}
+            else:
+                result |= backlog_and_close(work, accounts, trades, args.checkpoint_ms)
+                result["orders"] = result["counts"]["orders"]
             if not args.no_paced:
                 result |= paced(work, accounts, trades, args.rate, args.checkpoint_ms)
-            target = RESULTS / f"live_day-{accounts}-{trades}.json"
             target.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
             log.info("%s\n%s", target, json.dumps(result, indent=1, sort_keys=True))
     finally:
