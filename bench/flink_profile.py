@@ -114,10 +114,11 @@ def _cpu(pid: int, tree: bool = True) -> float:
     return total
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The largest resident size any process of ``pid``'s tree has reached so far (VmHWM), MiB."""
+def peak_rss_mib(pid: int, tree: bool = True) -> float:
+    """The largest resident size any process of ``pid``'s tree (or ``pid`` alone) has reached so
+    far (VmHWM), MiB."""
     peak = 0
-    for p in _tree(pid):
+    for p in _tree(pid) if tree else [pid]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

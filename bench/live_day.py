@@ -33,7 +33,6 @@ import json
 import logging
 import multiprocessing
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -59,7 +58,10 @@ log = logging.getLogger("live_day")
 
 
 def _rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak resident size so far (VmHWM), MiB. Not ``ru_maxrss``: Linux carries that
+    across fork and exec, so a spawned child would report its parent's peak (the bench process's,
+    which has read the whole bundle to produce it)."""
+    return peak_rss_mib(os.getpid(), tree=False)
 
 
 class _PeakRss:
