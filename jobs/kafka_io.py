@@ -479,8 +479,8 @@ class TopicReader:
 
     def read(self, idle_s: float = 30.0, limit: int | None = None) -> list[Message]:
         """The records up to the current end offsets, oldest first per partition; stops early if
-        nothing comes for ``idle_s`` seconds while behind (see :meth:`behind`), or once about
-        ``limit`` records are read (a fetch more at most)."""
+        nothing comes for ``idle_s`` seconds while behind (see :meth:`behind`), or once ``limit``
+        records are read."""
         ends = self._ends()
         found: list[Message] = []
         deadline = time.monotonic() + idle_s
@@ -489,7 +489,8 @@ class TopicReader:
             and (limit is None or len(found) < limit)
             and any(self.positions[tp] < o for tp, o in ends.items())
         ):
-            for message in self.consumer.consume(10_000, 0.2):
+            wanted = 10_000 if limit is None else min(10_000, limit - len(found))
+            for message in self.consumer.consume(wanted, 0.2):
                 error, offset = message.error(), message.offset() or 0
                 where = (str(message.topic()), message.partition() or 0)
                 if error is None:

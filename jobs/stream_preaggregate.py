@@ -126,7 +126,8 @@ def sink_ddl(bootstrap: str, group: str, day: str) -> list[str]:
 #: keys (accounts x instruments), not to the day's events. The legs' topic is not an upsert topic:
 #: each leg is its own record, read once by the journal follower.
 COMPACTED = {
-    "cleanup.policy": "compact",
+    "cleanup.policy": "compact,delete",  # and deleted after the broker's week, as the others
+    "retention.ms": str(7 * 24 * 3600 * 1000),
     "segment.bytes": str(16 * 1024 * 1024),
     "min.cleanable.dirty.ratio": "0.3",
     "min.compaction.lag.ms": "0",

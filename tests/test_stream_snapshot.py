@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from confluent_kafka import Message
 from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]
 
 from devtools.kafka_broker import Broker
@@ -59,9 +60,19 @@ def test_the_fold_a_chunk_at_a_time_keeps_the_last_value_of_each_key(
 
     monkeypatch.setattr(stream_snapshot, "FOLD_EVERY", 3)
     topics = AggregateTopics(kafka.bootstrap, group, DAY, ["agg_funds"])
+    chunks: list[int] = []
+    read = topics.reader.read
+
+    def counted(idle_s: float = 30.0, limit: int | None = None) -> list[Message]:
+        found = read(idle_s, limit)
+        chunks.append(len(found))
+        return found
+
+    monkeypatch.setattr(topics.reader, "read", counted)
     try:
         assert topics.catch_up(idle_s=10) == 11
         folded = topics.text(topic).sort("account_id").rows()
     finally:
         topics.close()
+    assert chunks == [3, 3, 3, 2]
     assert folded == [("A1", "180.00", "0.00", "4"), ("A2", "20.00", "0.00", "4")]
