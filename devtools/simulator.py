@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
+from devtools.spill_sort import SpillSort
 from devtools.universe import (
     DECLARATION_TIERS,
     HOLIDAYS,
@@ -46,11 +47,16 @@ def _fmt(value: Decimal, places: int) -> str:
     return f"{value.quantize(D(1).scaleb(-places)):f}"
 
 
+def _at(row: tuple[int, list[object]]) -> int:
+    """An event's time in the session (microseconds), its sort key."""
+    return row[0]
+
+
 def _ts(day: date, micros: int) -> str:
     return wall_clock(day, micros).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def write_csv(path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> None:
+def write_csv(path: Path, header: list[str], rows: Iterable[Sequence[object]]) -> None:
     """A bundle CSV file: one header row, ``\n`` line ends, empty for missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
@@ -340,16 +346,30 @@ class Simulator:
     def write_events(
         self, bundle: Path, positions: dict[tuple[str, str, str], list[int]]
     ) -> dict[str, int]:
-        c, rng, day = self.c, self.rng, self.c.day
         held = {k: list(v) for k, v in positions.items()}
-        tradable, weights = trading_mix(self.instruments, rng.random)
+        tradable, weights = trading_mix(self.instruments, self.rng.random)
         last = {  # trades are on the tick; a settlement price (a VWAP) need not be
             i.instrument_id: _on_tick(self.prev_settle[i.instrument_id], i.product.tick)
             for i in tradable
         }
+        # by time, ties in the order generated; a day larger than memory is sorted on disk
+        orders: SpillSort[tuple[int, list[object]]] = SpillSort(key=_at)
+        trades: SpillSort[tuple[int, list[object]]] = SpillSort(key=_at)
+        with orders, trades:
+            return self._generate(bundle, held, tradable, weights, last, orders, trades)
+
+    def _generate(
+        self,
+        bundle: Path,
+        held: dict[tuple[str, str, str], list[int]],
+        tradable: list[Instrument],
+        weights: list[float],
+        last: dict[str, Decimal],
+        orders: SpillSort[tuple[int, list[object]]],
+        trades: SpillSort[tuple[int, list[object]]],
+    ) -> dict[str, int]:
+        c, rng, day = self.c, self.rng, self.c.day
         algo = self.accounts[:2]  # two high-frequency accounts that enter and cancel most orders
-        orders: list[tuple[int, list[object]]] = []
-        trades: list[tuple[int, list[object]]] = []
         order_no = 0
 
         def new_order(
@@ -457,21 +477,22 @@ class Simulator:
                         t + rng.randrange(1, 5_000_000), session_length_micros(p.session)
                     ),
                 )
-        orders.sort(key=lambda o: o[0])
-        trades.sort(key=lambda o: o[0])
         ev = bundle / "events"
         write_csv(
             ev / "orders.csv",
             header("orders"),
-            [[day.isoformat(), n, _ts(day, t), *row] for n, (t, row) in enumerate(orders, 1)],
+            (
+                [day.isoformat(), n, _ts(day, t), *row]
+                for n, (t, row) in enumerate(orders.sorted(), 1)
+            ),
         )
         write_csv(
             ev / "trades.csv",
             header("trades"),
-            [
+            (
                 [day.isoformat(), n, _ts(day, t), f"T{day:%Y%m%d}{n:08d}", *row]
-                for n, (t, row) in enumerate(trades, 1)
-            ],
+                for n, (t, row) in enumerate(trades.sorted(), 1)
+            ),
         )
         moves = []
         for n in range(max(1, c.accounts // 10)):

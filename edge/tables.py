@@ -162,8 +162,9 @@ def parse_text_frame(text_frame: pl.DataFrame, spec: FileSpec, source: str) -> p
     return parsed.frame
 
 
-def _not_utf8(data: bytes, source: str, header: list[str]) -> list[Problem]:
-    """Every line that is not UTF-8, with the field (by comma count) where its first bad byte is."""
+def _not_utf8(data: bytes, source: str, header: list[str], shift: int = 0) -> list[Problem]:
+    """Every line that is not UTF-8, with the field (by comma count) where its first bad byte is;
+    rows numbered from the header's line plus ``shift``."""
     problems = []
     for number, line in enumerate(data.split(b"\n"), 1):
         try:
@@ -171,15 +172,15 @@ def _not_utf8(data: bytes, source: str, header: list[str]) -> list[Problem]:
         except UnicodeDecodeError as exc:
             index = line[: exc.start].count(b",")
             field = header[index] if number > 1 and index < len(header) else "-"
-            where = HEADER if number == 1 else f"line {number}"
+            where = HEADER if number == 1 else f"line {number + shift}"
             byte = line[exc.start : exc.start + 1].hex()
             problems.append(Problem(source, where, field, f"is not UTF-8 (byte 0x{byte})"))
     return problems
 
 
-def _ragged(data: bytes, source: str, header: list[str]) -> list[Problem]:
+def _ragged(data: bytes, source: str, header: list[str], shift: int = 0) -> list[Problem]:
     """Every line whose number of fields differs from the header's (lines with quotes are left to
-    the CSV reader)."""
+    the CSV reader); rows numbered from the header's line plus ``shift``."""
     lines = pl.read_csv(
         data,
         has_header=False,
@@ -198,7 +199,8 @@ def _ragged(data: bytes, source: str, header: list[str]) -> list[Problem]:
         & ((pl.col("fields") != len(header)) | (pl.col("text").str.strip_chars() == ""))
     )
     problems = []
-    for line, n, text in wrong.select(LINE, "fields", "text").iter_rows():
+    for number, n, text in wrong.select(LINE, "fields", "text").iter_rows():
+        line = number + shift
         if not text.strip():
             problems.append(Problem(source, f"line {line}", "-", "is a blank line"))
             continue
@@ -217,29 +219,36 @@ def parse_csv_file(path: Path, spec: FileSpec, source: str | None = None) -> Par
         if spec.optional:
             return Parsed(empty_table(spec), [])
         return Parsed(None, [Problem(source, "-", "-", "required file is missing")])
-    data = path.read_bytes()
+    return parse_csv_bytes(path.read_bytes(), spec, source)
+
+
+def parse_csv_bytes(data: bytes, spec: FileSpec, source: str, first_line: int = 2) -> Parsed:
+    """A CSV text of ``spec`` (its header line, then rows) checked like a file. ``first_line`` is the
+    file's line number of the first row: a chunk of a larger file (edge.event_chunks) is reported
+    with the file's own line numbers."""
     if not data.strip():
         return Parsed(None, [Problem(source, HEADER, "-", "file is empty")])
     first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     header = first.split(",")
     problems: list[Problem] = []
+    shift = first_line - 2  # added to the number of every line after the header
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        problems += _not_utf8(data, source, header)
+        problems += _not_utf8(data, source, header, shift)
         data = data.decode("utf-8", errors="replace").encode()
     problems += [
         Problem(source, HEADER, name, "column appears more than once in the header")
         for name in sorted({h for h in header if header.count(h) > 1})
     ]
-    problems += _ragged(data, source, header)
+    problems += _ragged(data, source, header, shift)
     try:
         text = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True)
     except pl.exceptions.PolarsError as exc:
         return Parsed(
             None, [*problems, Problem(source, "-", "-", f"not a readable CSV file: {exc}")]
         )
-    text = text.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+    text = text.with_row_index(LINE, offset=first_line).with_columns(pl.col(LINE).cast(pl.Int64))
     parsed = parse_checked(text, spec, source)
     return Parsed(parsed.frame, problems + parsed.problems)
 

@@ -67,7 +67,7 @@ def parse_files(bundle: Path, specs: Specs) -> Files:
     }
 
 
-def _by_file(problems: list[Problem], specs: Specs) -> list[Problem]:
+def in_bundle_order(problems: list[Problem], specs: Specs) -> list[Problem]:
     """Grouped by file in bundle order, then by line, keeping the order found within a line."""
     order = {spec.path: n for n, spec in enumerate(specs.values())}
 
@@ -140,9 +140,9 @@ def check_bundle(
             problems += topic_rules(frame, topic)
     breaks = _breaks(files, specs, problems, day) if events and "opening" in groups else []
     if problems:
-        raise InputError(_by_file(problems + breaks, specs))
+        raise InputError(in_bundle_order(problems + breaks, specs))
     if breaks:
-        raise BreaksError(_by_file(breaks, specs))
+        raise BreaksError(in_bundle_order(breaks, specs))
     return Checked(
         Reference(**_frames(files, specs, "reference")),
         Opening(**_frames(files, specs, "opening")) if "opening" in groups else None,
@@ -187,7 +187,7 @@ def check_against(
         if frame is not None and name in EVENT_TOPICS:
             problems += topic_rules(frame, name)
     if problems:
-        raise InputError(_by_file(problems, specs))
+        raise InputError(in_bundle_order(problems, specs))
     return {n: files[n].frame for n in names}  # type: ignore[misc]
 
 

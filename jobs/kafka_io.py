@@ -44,10 +44,14 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from edge.bundle import load_reference
+from edge.event_chunks import check_events_in_chunks, csv_files, event_chunks
 from edge.validate import read_events
-from jobs.wire import day_feed, piece
+from jobs.wire import day_feed, feed_in_chunks, piece, piece_of
 from jobs.wire import wire_records as wire_records  # re-exported: the row-wise reference
 from schemas.registry import EVENT_TOPICS
+from settlement.model import Reference
+
+log = logging.getLogger(__name__)
 
 PRODUCER_SETTINGS: dict[str, Any] = {
     "enable.idempotence": True,  # exactly once per producer session; implies acks=all
@@ -189,15 +193,17 @@ def _send_batch(producer: Produces, batch: pl.DataFrame) -> None:
 
 def send_feed(
     producer: Produces,
-    feed: pl.DataFrame,
+    feed: pl.DataFrame | Iterable[pl.DataFrame],
     *,
+    total: int | None = None,
     rate: float | None = None,
     progress: Callable[[FeedProgress], None] | None = None,
     progress_every_s: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
-    """Send a feed (:func:`jobs.wire.day_feed`) in its order; returns the records per topic.
+    """Send a feed (:func:`jobs.wire.day_feed`, or consecutive frames of one and their ``total``
+    rows, :func:`jobs.wire.feed_in_chunks`) in its order; returns the records per topic.
 
     Unpaced (``rate`` None) it sends as fast as the producer takes them. Paced, batch ``i`` of the
     feed is due at ``start + first_event_of_batch / rate`` and waits for that instant, so a slow
@@ -207,30 +213,41 @@ def send_feed(
     :class:`KafkaDeliveryError`."""
     if rate is not None and rate <= 0:
         raise ValueError(f"rate must be positive, not {rate}")
-    total = feed.height
+    frames: Iterable[pl.DataFrame]
+    if isinstance(feed, pl.DataFrame):
+        total, frames = feed.height, [feed]
+    elif total is None:
+        raise ValueError("a feed given as frames needs its total")
+    else:
+        frames = feed
     step = UNPACED_BATCH if rate is None else max(1, min(UNPACED_BATCH, int(rate * PACED_TICK_S)))
     start = clock()
     reported = start
     last_ts: datetime | None = None
-    for begin in range(0, total, step):
-        batch = feed.slice(begin, step)
-        if rate is not None:
-            wait = start + begin / rate - clock()
-            if wait > 0:
-                sleep(wait)
-        _send_batch(producer, batch)
-        last_ts = batch["ts"][-1]
-        now = clock()
-        if progress is not None and now - reported >= progress_every_s:
-            progress(FeedProgress(last_ts, begin + batch.height, total, now - start))
-            reported = now
+    begin = 0
+    counts = dict.fromkeys(EVENT_TOPICS, 0)
+    for frame in frames:
+        for n, topic_count in frame.group_by("topic").len().iter_rows():
+            counts[str(n)] += topic_count
+        for at in range(0, frame.height, step):
+            batch = frame.slice(at, step)
+            if rate is not None:
+                wait = start + begin / rate - clock()
+                if wait > 0:
+                    sleep(wait)
+            _send_batch(producer, batch)
+            begin += batch.height
+            last_ts = batch["ts"][-1]
+            now = clock()
+            if progress is not None and now - reported >= progress_every_s:
+                progress(FeedProgress(last_ts, begin, total, now - start))
+                reported = now
     left = producer.flush(FLUSH_TIMEOUT_S)
     if left:
         raise KafkaDeliveryError(f"{left} record(s) still queued after {FLUSH_TIMEOUT_S:.0f} s")
     if progress is not None:
         progress(FeedProgress(last_ts, total, total, clock() - start))
-    counts = feed.group_by("topic").len().select(pl.col("topic").cast(pl.String), "len").rows()
-    return {t: dict(counts).get(t, 0) for t in EVENT_TOPICS}
+    return counts
 
 
 def produce_bundle(
@@ -248,17 +265,43 @@ def produce_bundle(
     ``part`` ``(k, n)`` sends only the k-th of n consecutive slices of that merged feed (a day sent
     in pieces, each later in the day than the one before)."""
     reference = load_reference(bundle, day)
-    feed = piece(day_feed(read_events(bundle, reference, day)), part)
+    frames, total = _checked_feed(bundle, reference, day, part)
     errors: list[str] = []
 
     def delivered(error: KafkaError | None, message: Message) -> None:
         errors.append(f"{message.topic()}[{message.partition()}]: {error}")
 
     sender = new_producer(bootstrap, on_delivery=delivered)
-    counts = send_feed(sender, feed, rate=rate, progress=progress)
+    counts = send_feed(sender, frames, total=total, rate=rate, progress=progress)
     if errors:
         raise _failed(errors, "event(s)")
     return counts
+
+
+#: a day whose event files are larger than this is checked and fed a chunk at a time
+#: (edge.event_chunks): it may be larger than memory
+FEED_IN_MEMORY_BYTES = 512 * 1024 * 1024
+
+
+def _checked_feed(
+    bundle: Path, reference: Reference, day: date, part: tuple[int, int]
+) -> tuple[Iterable[pl.DataFrame], int]:
+    """The bundle's checked feed (its part ``part``) as frames, and their rows in all: the files
+    read whole when they are small, else checked and read a chunk at a time (CSV files in ``seq``
+    order; otherwise the whole files after all, with a warning)."""
+    paths = csv_files(bundle)
+    if paths is not None and sum(p.stat().st_size for p in paths.values()) > FEED_IN_MEMORY_BYTES:
+        checked = check_events_in_chunks(paths, reference, day)
+        if checked.in_seq_order:
+            chunks = {t: event_chunks(paths[t], t) for t in EVENT_TOPICS}
+            total = sum(checked.counts.values())
+            k, n = part
+            size = -(-total // n)
+            rows = max(0, min(total, (k + 1) * size) - k * size)
+            return piece_of(feed_in_chunks(chunks), total, part), rows
+        log.warning("%s: the event files are not in seq order; they are read whole", bundle)
+    feed = piece(day_feed(read_events(bundle, reference, day)), part)
+    return [feed], feed.height
 
 
 # --- administration and offsets ------------------------------------------------------------------

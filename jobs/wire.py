@@ -14,8 +14,9 @@ kept in its ``seq`` order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -115,3 +116,77 @@ def piece(feed: pl.DataFrame, part: tuple[int, int]) -> pl.DataFrame:
         raise ValueError(f"part {k} of {n} does not exist")
     size = -(-feed.height // n)
     return feed.slice(k * size, size)
+
+
+def _sort_key(rows: pl.DataFrame, at: int, topic: str) -> tuple[datetime, int, int]:
+    return rows["_merge"][at], EVENT_TOPICS.index(topic), rows["seq"][at]
+
+
+def _up_to(rows: pl.DataFrame, topic: str, bound: tuple[datetime, int, int]) -> pl.Expr:
+    """The rows of one topic whose feed order key is at most ``bound`` (merge, topic, seq)."""
+    merge, at, seq = bound
+    here = EVENT_TOPICS.index(topic)
+    if here < at:
+        return pl.col("_merge") <= merge
+    if here > at:
+        return pl.col("_merge") < merge
+    return (pl.col("_merge") < merge) | ((pl.col("_merge") == merge) & (pl.col("seq") <= seq))
+
+
+def feed_in_chunks(chunks: Mapping[str, Iterable[pl.DataFrame]]) -> Iterator[pl.DataFrame]:
+    """:func:`day_feed` of topics given a chunk at a time, each topic's chunks in ``seq`` order: the
+    same rows in the same order, as consecutive frames, holding about a chunk of each topic.
+
+    Each topic's rows are encoded as they come, keyed as there by (running ``ts`` maximum, topic,
+    ``seq``). The rows no row still to be read can precede are sent: those up to the smallest last
+    key among the topics with chunks still to read; that topic's buffer is then empty and its next
+    chunk is read. The running maximum restarts with each chunk: a row stamped before the previous
+    chunk's maximum ``M`` belongs at ``M``, where it still sorts first among the rows not yet sent
+    (all after ``M``'s own chunk), so the order is the same."""
+    sources = {t: iter(chunks[t]) for t in EVENT_TOPICS if t in chunks}
+    pending: dict[str, pl.DataFrame] = {}
+
+    def refill(topic: str) -> None:
+        for chunk in sources[topic]:
+            if chunk.height:
+                pending[topic] = encoded(chunk, topic).with_columns(_merge=pl.col("ts").cum_max())
+                return
+        del sources[topic]
+
+    def ready(rows: list[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(rows).sort("_merge", "topic", "seq").drop("_merge")
+
+    for topic in list(sources):
+        refill(topic)
+    while sources:
+        bound = min(_sort_key(pending[t], -1, t) for t in sources)
+        out, kept = [], {}
+        for topic, rows in pending.items():
+            now = rows.filter(_up_to(rows, topic, bound))
+            out.append(now)
+            kept[topic] = rows.slice(now.height)
+        pending = {t: rows for t, rows in kept.items() if rows.height}
+        sent = ready(out)
+        if sent.height:
+            yield sent
+        for topic in [t for t in sources if t not in pending]:
+            refill(topic)
+    # nothing is left: a topic leaves ``sources`` only once its buffer is empty and it has no chunk
+
+
+def piece_of(
+    frames: Iterable[pl.DataFrame], total: int, part: tuple[int, int]
+) -> Iterator[pl.DataFrame]:
+    """:func:`piece` of a feed given as consecutive frames of ``total`` rows in all."""
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"part {k} of {n} does not exist")
+    size = -(-total // n)
+    begin, end, at = k * size, min(total, (k + 1) * size), 0
+    for frame in frames:
+        if at >= end:
+            return
+        lo, hi = max(begin - at, 0), min(end - at, frame.height)
+        if hi > lo:
+            yield frame.slice(lo, hi - lo)
+        at += frame.height

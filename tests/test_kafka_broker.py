@@ -73,6 +73,50 @@ def test_a_day_fed_in_pieces_is_on_its_topics_once_in_ts_order(kafka, tmp_path) 
 
 
 @pytest.mark.slow
+def test_a_day_fed_in_chunks_is_the_day_fed_whole(kafka, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A day larger than jobs.kafka_io.FEED_IN_MEMORY_BYTES (here any day) is checked and sent a
+    chunk at a time (here 37 lines): every partition holds the same records in the same order as
+    for the whole-file feed, and a part of it is the same part."""
+    from datetime import date
+
+    from devtools.simulator import SimulationConfig, simulate
+    from edge import event_chunks
+    from jobs import kafka_io
+    from jobs.kafka_io import TopicReader, produce_bundle
+    from schemas.registry import EVENT_TOPICS
+
+    day = date(2026, 11, 17)
+    counts = simulate(SimulationConfig(day=day, accounts=40, members=4, trades=30), tmp_path)
+    reader = TopicReader(kafka.bootstrap, EVENT_TOPICS)
+
+    def sent() -> dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]]:
+        found: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        for m in reader.read():
+            found.setdefault((str(m.topic()), int(m.partition() or 0)), []).append(
+                (m.key(), m.value())
+            )
+        return found
+
+    try:
+        reader.read()  # what other tests left there
+        assert produce_bundle(tmp_path, kafka.bootstrap, day) == counts
+        whole = sent()
+        monkeypatch.setattr(kafka_io, "FEED_IN_MEMORY_BYTES", 0)
+        monkeypatch.setattr(event_chunks, "CHUNK_ROWS", 37)
+        assert produce_bundle(tmp_path, kafka.bootstrap, day) == counts
+        assert sent() == whole
+        chunked_counts = produce_bundle(tmp_path, kafka.bootstrap, day, (1, 3))
+        chunked_part = sent()
+        monkeypatch.setattr(kafka_io, "FEED_IN_MEMORY_BYTES", 1 << 40)
+        assert produce_bundle(tmp_path, kafka.bootstrap, day, (1, 3)) == chunked_counts
+        assert sent() == chunked_part
+    finally:
+        reader.close()
+    assert sum(len(v) for v in whole.values()) == sum(counts.values())
+    assert sum(chunked_counts.values()) == -(-sum(counts.values()) // 3)
+
+
+@pytest.mark.slow
 def test_readers_stop_at_the_last_stable_offset(kafka) -> None:  # type: ignore[no-untyped-def]
     import time
     import uuid
