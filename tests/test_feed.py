@@ -21,6 +21,7 @@ from edge.validate import read_events
 from jobs.kafka_io import FeedProgress, send_feed
 from jobs.wire import day_feed, encoded, piece, timestamp_text, wire_records
 from schemas.registry import EVENT_TOPICS, topic_spec
+from tests.feed_fakes import FakeClock, FakeProducer, late_stamped
 
 DAY = date(2026, 11, 23)
 
@@ -80,16 +81,7 @@ def test_the_day_is_one_feed_in_ts_order_then_topic_then_seq(
 def test_a_late_timestamp_does_not_reorder_its_topic(events: dict[str, pl.DataFrame]) -> None:
     """Orders 1..3 at 09:30:00, :02, :01 (the third from a slower gateway), a trade at :01.5: the
     orders stay in seq order, the trade goes before the order that was stamped later than it."""
-    at = [datetime(2026, 11, 23, 9, 30, s) for s in (0, 2, 1)]
-    orders = events["orders"].head(3).with_columns(pl.Series("ts", at), pl.Series("seq", [1, 2, 3]))
-    trades = (
-        events["trades"]
-        .head(1)
-        .with_columns(
-            pl.lit(datetime(2026, 11, 23, 9, 30, 1, 500_000)).alias("ts"),
-            pl.lit(1, pl.Int64).alias("seq"),
-        )
-    )
+    orders, trades = late_stamped(events)
     feed = day_feed({"orders": orders, "trades": trades})
     assert list(feed.select(pl.col("topic").cast(pl.String), "seq").iter_rows()) == [
         ("orders", 1),
@@ -111,37 +103,6 @@ def test_pieces_cover_the_day_once_each_later_than_the_last(
     )
     with pytest.raises(ValueError):
         piece(feed, (3, 3))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class FakeProducer:
-    """Takes ``cost_s`` of the fake clock per record; ``slow`` records take a whole ``stall_s``."""
-
-    def __init__(self, clock: FakeClock, cost_s: float, slow: int = -1, stall_s: float = 0) -> None:
-        self.clock, self.cost_s, self.slow, self.stall_s = clock, cost_s, slow, stall_s
-        self.sent: list[tuple[float, str, str | bytes | None, str | bytes | None]] = []
-
-    def produce(
-        self, topic: str, value: str | bytes | None = None, key: str | bytes | None = None
-    ) -> None:
-        self.sent.append((self.clock.now, topic, key, value))
-        self.clock.now += self.stall_s if len(self.sent) == self.slow else self.cost_s
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
 
 
 def _feed(n: int) -> pl.DataFrame:

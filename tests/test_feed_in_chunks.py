@@ -4,7 +4,7 @@ the same feed as the whole files give, row for row, and the same problems for a 
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +21,7 @@ from jobs.wire import day_feed, feed_in_chunks, piece, piece_of
 from schemas.registry import EVENT_TOPICS
 from settlement.errors import InputError
 from tests.bundle_edits import edit_cell
-from tests.test_feed import FakeClock, FakeProducer
+from tests.feed_fakes import FakeClock, FakeProducer, late_stamped
 
 DAY = date(2026, 11, 23)
 
@@ -73,16 +73,7 @@ def test_the_feed_in_chunks_is_the_day_feed_row_for_row(
 def test_a_late_timestamp_in_the_next_chunk(events: dict[str, pl.DataFrame]) -> None:
     """Orders 1..3 at 09:30:00, :02, :01, the third alone in its chunk; a trade at :01.5. The third
     order's place is after the second's (the running maximum :02), so after the trade."""
-    at = [datetime(2026, 11, 23, 9, 30, s) for s in (0, 2, 1)]
-    orders = events["orders"].head(3).with_columns(pl.Series("ts", at), pl.Series("seq", [1, 2, 3]))
-    trades = (
-        events["trades"]
-        .head(1)
-        .with_columns(
-            pl.lit(datetime(2026, 11, 23, 9, 30, 1, 500_000)).alias("ts"),
-            pl.lit(1, pl.Int64).alias("seq"),
-        )
-    )
+    orders, trades = late_stamped(events)
     chunks = {"orders": [orders.head(2), orders.tail(1)], "trades": [trades]}
     feed = pl.concat(feed_in_chunks(chunks))
     assert list(feed.select(pl.col("topic").cast(pl.String), "seq").iter_rows()) == [
