@@ -3,10 +3,11 @@
 
 :func:`check_events_in_chunks` checks the three event files exactly as edge.validate.check_against
 does the whole files: the same parse step, the same generated checks against the reference data and
-the same topic rules, each on one chunk, with the file's own line numbers, and the ``seq`` key's
-duplicates across the whole file (the one check that needs every row: only ``seq`` and the line
-are kept). Every problem of the day is listed, as for a whole file; a header's problems, seen by
-every chunk, once. Nothing is sent before the whole day has passed.
+the same topic rules, each on one chunk, with the file's own line numbers. The ``seq`` key's
+duplicates, the one check across the whole file, cannot occur in a file in strictly increasing
+``seq`` order, which the feed in chunks needs anyway: a file that is not is read whole instead, and
+checked there. Every problem of the day is listed, as for a whole file; a header's problems, seen
+by every chunk, once. Nothing is sent before the whole day has passed.
 
 :func:`event_chunks` then hands a topic over a chunk at a time, in file order, parsed again (the
 second read of the file is cheaper than holding it). One record per line is assumed: the event
@@ -27,9 +28,9 @@ from edge.events import topic_file_spec, topic_rules
 from edge.tables import parse_csv_bytes
 from edge.validate import REFERENCE, bundle_specs, in_bundle_order
 from schemas.registry import EVENT_TOPICS
-from settlement.crosscheck import Files, duplicate_keys, generated_checks
+from settlement.crosscheck import Files, generated_checks
 from settlement.errors import InputError, Problem
-from settlement.model import LINE, Parsed, Reference
+from settlement.model import Parsed, Reference
 
 #: lines per chunk: ~110 MB of order lines, a few hundred MB once parsed
 CHUNK_ROWS = 1_000_000
@@ -37,8 +38,9 @@ CHUNK_ROWS = 1_000_000
 
 @dataclass(frozen=True)
 class CheckedInChunks:
-    """What the check pass learnt: the rows of each topic, and whether every file is in ``seq``
-    order (a chunked feed needs it; edge.validate's whole-file read sorts instead)."""
+    """What the check pass learnt: whether every file is in strictly increasing ``seq`` order (a
+    chunked feed needs it; edge.validate's whole-file read sorts instead), and if so the rows of
+    each topic."""
 
     counts: dict[str, int]
     in_seq_order: bool
@@ -78,37 +80,37 @@ def check_events_in_chunks(
 ) -> CheckedInChunks:
     """The event files checked as :func:`edge.validate.check_against` checks them, ``rows`` lines
     at a time (default :data:`CHUNK_ROWS`); raises :class:`InputError` with every problem, in the
-    bundle's order."""
+    bundle's order.
+
+    ``seq`` is unique when every file is in strictly increasing ``seq`` order, as the exchange
+    writes it: no row needs to be kept to find duplicates. As soon as a file is not, this stops and
+    says so (``in_seq_order`` False) without raising: the caller reads the day whole, whose check
+    lists every problem, the duplicates included."""
     specs = bundle_specs(("reference", "opening"), events=True)
     known: Files = {n: Parsed(getattr(reference, n), []) for n in specs if n in REFERENCE}
     problems: list[Problem] = []
-    counts: dict[str, int] = {}
-    in_order = True
+    counts = dict.fromkeys(EVENT_TOPICS, 0)
     for topic in EVENT_TOPICS:
-        spec = specs[topic]
-        unkeyed = specs | {topic: replace(spec, key=())}  # the key's duplicates: over all chunks
-        keys: list[pl.DataFrame] = []
+        unkeyed = specs | {topic: replace(specs[topic], key=())}  # unique when in seq order
         last_seq: int | None = None
         for parsed in _parsed_chunks(paths[topic], topic, rows):
             problems += parsed.problems
             frame = parsed.frame
             if frame is None:
                 continue
-            problems += generated_checks(unkeyed, known | {topic: parsed}, day, (topic,))
-            problems += topic_rules(frame, topic)
-            keys.append(frame.select(*spec.key, LINE))
             seq = frame["seq"].drop_nulls()
             if seq.len():
-                in_order &= bool((seq.diff().drop_nulls() > 0).all()) and (
-                    last_seq is None or seq[0] > last_seq
-                )
+                if not (seq.diff().drop_nulls() > 0).all() or (
+                    last_seq is not None and seq[0] <= last_seq
+                ):
+                    return CheckedInChunks(counts, in_seq_order=False)
                 last_seq = seq[-1]
-        if keys:
-            problems += duplicate_keys(pl.concat(keys), spec.key, spec.path)
-        counts[topic] = sum(k.height for k in keys)
+            problems += generated_checks(unkeyed, known | {topic: parsed}, day, (topic,))
+            problems += topic_rules(frame, topic)
+            counts[topic] += frame.height
     if problems:
         raise InputError(in_bundle_order(list(dict.fromkeys(problems)), specs))
-    return CheckedInChunks(counts, in_order)
+    return CheckedInChunks(counts, in_seq_order=True)
 
 
 def event_chunks(path: Path, topic: str, rows: int | None = None) -> Iterator[pl.DataFrame]:

@@ -116,7 +116,7 @@ def _price_grid(
     return lines_of(joined, pl.col("_u").is_not_null() & wrong, column.name, source, message)
 
 
-def duplicate_keys(frame: pl.DataFrame, key: tuple[str, ...], source: str) -> list[Problem]:
+def _duplicates(frame: pl.DataFrame, key: tuple[str, ...], source: str) -> list[Problem]:
     keyed = frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in key))
     if keyed.height == keyed.select(pl.struct(key).n_unique()).item():
         return []
@@ -146,7 +146,7 @@ def generated_checks(
         if frame is None:
             continue
         if spec.key:
-            problems += duplicate_keys(frame, spec.key, spec.path)
+            problems += _duplicates(frame, spec.key, spec.path)
         for column in spec.columns:
             if column.references:
                 problems += _references(specs, files, name, column)

@@ -16,7 +16,7 @@ from devtools.simulator import SimulationConfig, simulate
 from edge.bundle import load_reference
 from edge.event_chunks import check_events_in_chunks, csv_chunks, csv_files, event_chunks
 from edge.validate import check_against, read_events
-from jobs.kafka_io import send_feed
+from jobs.kafka_io import produce_bundle, send_feed
 from jobs.wire import day_feed, feed_in_chunks, piece, piece_of
 from schemas.registry import EVENT_TOPICS
 from settlement.errors import InputError
@@ -147,15 +147,17 @@ def test_a_clean_day_checks_in_chunks_and_reads_back_whole(
 
 
 def _bad_day(bundle: Path, tmp_path: Path) -> Path:
-    """Problems in several chunks of 50 lines: a duplicate seq (lines 3 and 140), an unknown
-    account (line 77), a bad price (line 99), a ragged line (120), a byte that is not UTF-8 (160),
-    and a trade on another day."""
+    """Problems in several chunks of 50 lines, the files still in seq order: an unknown account
+    (line 77), a bad price (line 99), a ragged line (120), a byte that is not UTF-8 (160), a
+    non-market order without a price (line 180), and a trade on another day."""
     bad = tmp_path / "bad"
     shutil.copytree(bundle, bad)
     orders = bad / "events" / "orders.csv"
-    edit_cell(orders, 140, "seq", "2")
     edit_cell(orders, 77, "account_id", "NOBODY")
     edit_cell(orders, 99, "price", "12x")
+    edit_cell(orders, 180, "event", "NEW")
+    edit_cell(orders, 180, "order_type", "LIMIT")
+    edit_cell(orders, 180, "price", "")
     lines = orders.read_bytes().split(b"\n")
     lines[119] += b",extra"
     lines[159] = lines[159].replace(b"BUY", b"B\xffY").replace(b"SELL", b"S\xffLL")
@@ -176,20 +178,38 @@ def test_a_bad_day_has_the_same_problems_in_chunks_as_whole(bundle: Path, tmp_pa
     found = sorted(map(str, chunked.value.problems))
     assert found == sorted(map(str, whole.value.problems))
     text = "\n".join(found)
-    for where in ("line 140", "line 77", "line 99", "line 120", "line 160", "trades.csv, line 5"):
+    for where in ("line 77", "line 99", "line 120", "line 160", "line 180", "trades.csv, line 5"):
         assert where in text, where
 
 
-def test_a_file_out_of_seq_order_is_said(bundle: Path, tmp_path: Path) -> None:
-    moved = tmp_path / "moved"
+def _moved(bundle: Path, tmp_path: Path, how: str) -> Path:
+    """Trades out of seq order across chunks of 50: two rows swapped, or a seq given twice."""
+    moved = tmp_path / how
     shutil.copytree(bundle, moved)
     trades = moved / "events" / "trades.csv"
-    header, *rows = trades.read_text().splitlines()
-    rows[10], rows[60] = rows[60], rows[10]  # in different chunks of 50
-    trades.write_text("\n".join([header, *rows]) + "\n")
+    if how == "swapped":
+        header, *rows = trades.read_text().splitlines()
+        rows[10], rows[60] = rows[60], rows[10]
+        trades.write_text("\n".join([header, *rows]) + "\n")
+    else:
+        edit_cell(trades, 62, "seq", "3")
+    return moved
+
+
+@pytest.mark.parametrize("how", ["swapped", "twice"])
+def test_a_file_out_of_seq_order_is_said_and_read_whole(
+    bundle: Path, tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moved = _moved(bundle, tmp_path, how)
     paths = csv_files(moved)
     assert paths is not None
-    assert not check_events_in_chunks(paths, load_reference(moved, DAY), DAY, rows=50).in_seq_order
+    checked = check_events_in_chunks(paths, load_reference(moved, DAY), DAY, rows=50)
+    assert not checked.in_seq_order  # said, not raised: the whole-file read checks it
+    monkeypatch.setattr("jobs.kafka_io.FEED_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr("edge.event_chunks.CHUNK_ROWS", 50)
+    if how == "twice":  # the whole-file check finds the duplicate; nothing is sent
+        with pytest.raises(InputError, match=r"line 62.*duplicate key \(3,\) \(first on line 4\)"):
+            produce_bundle(moved, "127.0.0.1:1", DAY)
 
 
 def test_a_parquet_or_missing_file_is_read_whole(bundle: Path, tmp_path: Path) -> None:
