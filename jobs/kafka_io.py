@@ -46,7 +46,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from edge.bundle import load_reference
 from edge.event_chunks import check_events_in_chunks, csv_files, event_chunks
 from edge.validate import read_events
-from jobs.wire import day_feed, feed_in_chunks, piece, piece_of
+from jobs.wire import day_feed, feed_in_chunks, piece, piece_of, piece_rows
 from jobs.wire import wire_records as wire_records  # re-exported: the row-wise reference
 from schemas.registry import EVENT_TOPICS
 from settlement.model import Reference
@@ -295,10 +295,7 @@ def _checked_feed(
         if checked.in_seq_order:
             chunks = {t: event_chunks(paths[t], t) for t in EVENT_TOPICS}
             total = sum(checked.counts.values())
-            k, n = part
-            size = -(-total // n)
-            rows = max(0, min(total, (k + 1) * size) - k * size)
-            return piece_of(feed_in_chunks(chunks), total, part), rows
+            return piece_of(feed_in_chunks(chunks), total, part), len(piece_rows(total, part))
         log.warning("%s: the event files are not in seq order; they are read whole", bundle)
     feed = piece(day_feed(read_events(bundle, reference, day)), part)
     return [feed], feed.height

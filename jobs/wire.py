@@ -108,14 +108,21 @@ def day_feed(events: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(parts).sort("_merge", "topic", "seq").drop("_merge")
 
 
-def piece(feed: pl.DataFrame, part: tuple[int, int]) -> pl.DataFrame:
-    """The ``k``-th of ``n`` consecutive slices of the feed (``part = (k, n)``): a day sent in pieces
-    covers it whole, each event once, each piece later in the day than the one before."""
+def piece_rows(total: int, part: tuple[int, int]) -> range:
+    """The rows of the ``k``-th of ``n`` consecutive slices of a feed of ``total`` rows (``part =
+    (k, n)``): a day sent in pieces covers it whole, each event once, each piece later in the day
+    than the one before."""
     k, n = part
     if not 0 <= k < n:
         raise ValueError(f"part {k} of {n} does not exist")
-    size = -(-feed.height // n)
-    return feed.slice(k * size, size)
+    size = -(-total // n)
+    return range(min(total, k * size), min(total, (k + 1) * size))
+
+
+def piece(feed: pl.DataFrame, part: tuple[int, int]) -> pl.DataFrame:
+    """The feed's rows :func:`piece_rows`."""
+    rows = piece_rows(feed.height, part)
+    return feed.slice(rows.start, len(rows))
 
 
 def _sort_key(rows: pl.DataFrame, at: int, topic: str) -> tuple[datetime, int, int]:
@@ -178,11 +185,8 @@ def piece_of(
     frames: Iterable[pl.DataFrame], total: int, part: tuple[int, int]
 ) -> Iterator[pl.DataFrame]:
     """:func:`piece` of a feed given as consecutive frames of ``total`` rows in all."""
-    k, n = part
-    if not 0 <= k < n:
-        raise ValueError(f"part {k} of {n} does not exist")
-    size = -(-total // n)
-    begin, end, at = k * size, min(total, (k + 1) * size), 0
+    rows = piece_rows(total, part)
+    begin, end, at = rows.start, rows.stop, 0
     for frame in frames:
         if at >= end:
             return
